@@ -1,0 +1,1 @@
+//! FEEL through dsntk (being written).

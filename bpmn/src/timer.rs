@@ -1,0 +1,1 @@
+//! Timer definitions (being written).

@@ -1,0 +1,1 @@
+//! The durable embedded store (being written).

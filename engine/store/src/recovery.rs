@@ -1,0 +1,378 @@
+//! Opening a store directory: lock, pick the snapshot, repair a torn tail, set up the replay.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_err, Error, FrameProblem, IoOp};
+use crate::format::{self, LOCK_FILE, SEGMENT_HEADER_LEN};
+use crate::options::{StoreOptions, SyncMode};
+use crate::replay::Replay;
+use crate::segment::{self, Listing, NumberedFile, SegmentReader, Step};
+use crate::{snapshot, Position};
+
+/// What [`Store::open`](crate::Store::open) found and hands to the engine for its restart.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The newest snapshot that passed validation, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Every log entry after the snapshot, in order, streamed from disk.
+    pub replay: Replay,
+    /// What recovery repaired or skipped; worth a log line when not empty.
+    pub report: RecoveryReport,
+}
+
+/// A validated snapshot: the state after applying every entry up to `position`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub position: Position,
+    pub bytes: Vec<u8>,
+}
+
+/// Repairs and fallbacks made while opening. Empty after a clean shutdown.
+#[derive(Debug, Default)]
+pub struct RecoveryReport {
+    /// A torn or damaged tail cut from the last segment (a crash mid-write).
+    pub torn_tail: Option<TornTail>,
+    /// A last segment removed because a crash left it without a complete header (it held
+    /// no frames), with its size in bytes.
+    pub removed_headerless_segment: Option<(PathBuf, u64)>,
+    /// Snapshots newer than the chosen one that failed validation, newest first.
+    pub skipped_snapshots: Vec<Error>,
+    /// Temporary snapshot files of a crashed snapshot write, removed.
+    pub removed_temporary_files: Vec<PathBuf>,
+}
+
+/// Where a torn tail was cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub path: PathBuf,
+    /// The segment now ends here.
+    pub offset: u64,
+    pub bytes_dropped: u64,
+    /// Why the frame at `offset` was not intact.
+    pub problem: FrameProblem,
+}
+
+impl RecoveryReport {
+    /// Total log bytes dropped by tail repair.
+    pub fn bytes_dropped(&self) -> u64 {
+        self.torn_tail.as_ref().map_or(0, |t| t.bytes_dropped)
+            + self.removed_headerless_segment.as_ref().map_or(0, |s| s.1)
+    }
+
+    /// True if nothing was repaired or skipped.
+    pub fn is_clean(&self) -> bool {
+        self.bytes_dropped() == 0
+            && self.skipped_snapshots.is_empty()
+            && self.removed_temporary_files.is_empty()
+    }
+}
+
+/// A snapshot file the store keeps track of for retention.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotFile {
+    pub(crate) covers: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) len: u64,
+    /// Failed validation at open; never counted among the kept snapshots.
+    pub(crate) damaged: bool,
+}
+
+/// Everything the write side needs after recovery.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) lock: File,
+    /// Closed segments (ascending) and the active one last.
+    pub(crate) segments: Vec<NumberedFile>,
+    pub(crate) snapshots: Vec<SnapshotFile>,
+    pub(crate) last_position: u64,
+}
+
+pub(crate) fn open(opts: &StoreOptions) -> Result<(Opened, Recovered), Error> {
+    opts.validate()?;
+    let dir = opts.dir.as_path();
+    create_dir(dir, opts.sync)?;
+    let lock = lock(dir)?;
+    let mut report = RecoveryReport::default();
+    let Listing {
+        mut segments,
+        snapshots: snapshot_files,
+        snapshot_tmps,
+    } = segment::list_dir(dir)?;
+
+    for tmp in snapshot_tmps {
+        std::fs::remove_file(&tmp).map_err(io_err(IoOp::Remove, &tmp))?;
+        report.removed_temporary_files.push(tmp);
+    }
+
+    let mut snapshot = None;
+    let mut snapshots: Vec<SnapshotFile> = snapshot_files
+        .iter()
+        .map(|f| SnapshotFile {
+            covers: f.number,
+            path: f.path.clone(),
+            len: f.len,
+            damaged: false,
+        })
+        .collect();
+    for file in snapshots.iter_mut().rev() {
+        match snapshot::read(&file.path, file.covers) {
+            Ok(bytes) => {
+                snapshot = Some((file.covers, file.path.clone(), bytes));
+                break;
+            }
+            Err(e) => {
+                file.damaged = true;
+                report.skipped_snapshots.push(e);
+            }
+        }
+    }
+
+    let last_position = match repair_tail(&mut segments, opts.sync, &mut report)? {
+        Some(last) => last,
+        None => {
+            if let Some(newest) = snapshot_files.last() {
+                return Err(Error::MissingLog {
+                    dir: dir.to_path_buf(),
+                    snapshot: newest.path.clone(),
+                });
+            }
+            segments.push(create_segment(dir, 1, opts.sync)?);
+            0
+        }
+    };
+
+    let covers = snapshot.as_ref().map_or(0, |s| s.0);
+    if let Some((covers, path, _)) = &snapshot {
+        if *covers > last_position {
+            return Err(Error::SnapshotBeyondLog {
+                snapshot: path.clone(),
+                covers: *covers,
+                last: last_position,
+            });
+        }
+    }
+    let start = covers + 1;
+    let Some(from) = segments.iter().rposition(|s| s.number <= start) else {
+        return Err(Error::LogTooShort {
+            needed: start,
+            oldest: segments[0].path.clone(),
+            oldest_first: segments[0].number,
+        });
+    };
+    let replay = Replay::new(
+        segments[from..]
+            .iter()
+            .map(|s| (s.number, s.path.clone()))
+            .collect(),
+        start,
+        last_position,
+    );
+    let recovered = Recovered {
+        snapshot: snapshot.map(|(covers, _, bytes)| Snapshot {
+            position: Position(covers),
+            bytes,
+        }),
+        replay,
+        report,
+    };
+    let opened = Opened {
+        lock,
+        segments,
+        snapshots,
+        last_position,
+    };
+    Ok((opened, recovered))
+}
+
+/// Creates the store directory if needed, making its entry in the parent durable.
+fn create_dir(dir: &Path, sync: SyncMode) -> Result<(), Error> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(io_err(IoOp::CreateDir, dir))?;
+    if sync == SyncMode::Fsync {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            segment::sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes an exclusive advisory lock (flock) on `dir/LOCK`, held as long as the file is open.
+fn lock(dir: &Path) -> Result<File, Error> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err(IoOp::Create, &path))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(file),
+        Err(fs4::TryLockError::WouldBlock) => Err(Error::Locked { path }),
+        Err(fs4::TryLockError::Error(source)) => Err(Error::Io {
+            op: IoOp::Lock,
+            path,
+            source,
+        }),
+    }
+}
+
+/// Creates an empty segment whose header is durable (file and directory entry) before any
+/// frame is written to it, so a segment with a damaged header can only be a crash during
+/// this function.
+pub(crate) fn create_segment(
+    dir: &Path,
+    first: u64,
+    sync: SyncMode,
+) -> Result<NumberedFile, Error> {
+    use std::io::Write;
+    let path = dir.join(format::segment_file_name(first));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(io_err(IoOp::Create, &path))?;
+    file.write_all(&format::encode_segment_header(first))
+        .map_err(io_err(IoOp::Write, &path))?;
+    if sync == SyncMode::Fsync {
+        file.sync_data().map_err(io_err(IoOp::Sync, &path))?;
+        segment::sync_dir(dir)?;
+    }
+    Ok(NumberedFile {
+        number: first,
+        path,
+        len: SEGMENT_HEADER_LEN as u64,
+    })
+}
+
+/// Finds the valid end of the last segment, cutting a torn tail. Returns the last position
+/// in the log, or `None` if there are no segments.
+fn repair_tail(
+    segments: &mut Vec<NumberedFile>,
+    sync: SyncMode,
+    report: &mut RecoveryReport,
+) -> Result<Option<u64>, Error> {
+    let Some(last) = segments.last() else {
+        return Ok(None);
+    };
+    let mut reader = match SegmentReader::open(&last.path, last.number) {
+        Ok(reader) => reader,
+        // Headers are made durable before any frame is written, so a last segment with a
+        // damaged header and no room for frames is a crash while creating it.
+        Err(Error::SegmentHeader { .. }) if last.len <= SEGMENT_HEADER_LEN as u64 => {
+            std::fs::remove_file(&last.path).map_err(io_err(IoOp::Remove, &last.path))?;
+            if let Some(dir) = last.path.parent() {
+                if sync == SyncMode::Fsync {
+                    segment::sync_dir(dir)?;
+                }
+            }
+            report.removed_headerless_segment = Some((last.path.clone(), last.len));
+            segments.pop();
+            let Some(previous) = segments.last() else {
+                return Ok(None);
+            };
+            // The previous segment was made durable before this one was created, so it
+            // must be intact to its end.
+            let mut reader = SegmentReader::open(&previous.path, previous.number)?;
+            return match scan(&mut reader, previous.number)? {
+                (last, None) => Ok(Some(last)),
+                (_, Some((offset, expected, problem))) => Err(Error::CorruptFrame {
+                    path: previous.path.clone(),
+                    offset,
+                    expected_position: expected,
+                    problem,
+                }),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let first = last.number;
+    let (last_position, bad) = scan(&mut reader, first)?;
+    let Some((offset, expected, problem)) = bad else {
+        return Ok(Some(last_position));
+    };
+    let rest = reader.read_rest_from(offset)?;
+    if let Some((at, position)) = segment::find_later_commit(&rest, expected) {
+        return Err(Error::CorruptFrame {
+            path: last.path.clone(),
+            offset,
+            expected_position: expected,
+            problem: FrameProblem::FollowedByCommitted {
+                problem: Box::new(problem),
+                position,
+                offset: offset + at as u64,
+            },
+        });
+    }
+    let bytes_dropped = reader.file_len() - offset;
+    drop(reader);
+    truncate(&last.path, offset, sync)?;
+    report.torn_tail = Some(TornTail {
+        path: last.path.clone(),
+        offset,
+        bytes_dropped,
+        problem,
+    });
+    if let Some(last) = segments.last_mut() {
+        last.len = offset;
+    }
+    Ok(Some(last_position))
+}
+
+/// Reads a segment to its end or first bad frame. Returns the last intact position and,
+/// if a bad frame stopped the scan, (its offset, the position it should have, the problem).
+/// An intact frame out of order is an error, never a torn write.
+#[allow(clippy::type_complexity)]
+fn scan(
+    reader: &mut SegmentReader,
+    first: u64,
+) -> Result<(u64, Option<(u64, u64, FrameProblem)>), Error> {
+    let mut expected = first;
+    loop {
+        match reader.step()? {
+            Step::Frame {
+                offset,
+                position,
+                batch_offset,
+                ..
+            } => {
+                let problem = if position != expected {
+                    Some(FrameProblem::Position { found: position })
+                } else if u64::from(batch_offset) >= position {
+                    Some(FrameProblem::BatchOffset { batch_offset })
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(Error::CorruptFrame {
+                        path: reader.path().to_path_buf(),
+                        offset,
+                        expected_position: expected,
+                        problem,
+                    });
+                }
+                expected += 1;
+            }
+            Step::End { .. } => return Ok((expected - 1, None)),
+            Step::Bad { offset, problem } => {
+                return Ok((expected - 1, Some((offset, expected, problem))))
+            }
+        }
+    }
+}
+
+fn truncate(path: &Path, len: u64, sync: SyncMode) -> Result<(), Error> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(IoOp::Open, path))?;
+    file.set_len(len).map_err(io_err(IoOp::Truncate, path))?;
+    if sync == SyncMode::Fsync {
+        file.sync_all().map_err(io_err(IoOp::Sync, path))?;
+    }
+    Ok(())
+}

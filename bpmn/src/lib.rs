@@ -10,3 +10,87 @@
 
 pub mod feel;
 pub mod timer;
+
+pub mod model;
+mod parse;
+mod xml;
+
+pub use model::Pos;
+
+/// One problem found in a BPMN file, located at an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub pos: Pos,
+    /// The id of the element the problem is about, when there is one.
+    pub element_id: Option<String>,
+    /// "Expected to ..., but ..." in Zeebe's style.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn at(pos: Pos, element_id: Option<&str>, message: String) -> Problem {
+        Problem {
+            pos,
+            element_id: element_id.filter(|i| !i.is_empty()).map(str::to_owned),
+            message,
+        }
+    }
+}
+
+/// Why a resource could not be deployed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The resource is not valid; every problem found is listed, in file order.
+    #[error("{}", render_problems(.resource, .problems))]
+    Invalid {
+        resource: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(resource: &str, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "'{resource}': {} problem{} found",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str(&format!("\n- {resource}:{}: ", p.pos));
+        if let Some(id) = &p.element_id {
+            out.push_str(&format!("element '{id}': "));
+        }
+        out.push_str(&p.message);
+    }
+    out
+}
+
+/// Reads a BPMN file into its typed model, without validating it.
+pub fn read(resource: &str, xml: &str) -> Result<model::Definitions, Error> {
+    let mut problems = Vec::new();
+    let defs = read_into(xml, &mut problems);
+    if problems.is_empty() {
+        Ok(defs)
+    } else {
+        Err(invalid(resource, problems))
+    }
+}
+
+fn read_into(xml: &str, problems: &mut Vec<Problem>) -> model::Definitions {
+    match xml::parse(xml) {
+        Ok(root) => parse::definitions(&root, problems),
+        Err(e) => {
+            problems.push(Problem::at(e.pos, None, e.message));
+            model::Definitions::default()
+        }
+    }
+}
+
+fn invalid(resource: &str, mut problems: Vec<Problem>) -> Error {
+    problems.sort_by_key(|p| (p.pos.line, p.pos.column));
+    problems.dedup();
+    Error::Invalid {
+        resource: resource.to_owned(),
+        problems,
+    }
+}
+

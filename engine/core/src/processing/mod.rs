@@ -1,0 +1,208 @@
+//! Command processing: `process(state, command, ctx) -> Outcome`.
+//!
+//! A command is validated first (a bad one is rejected with no event); then its events are written, each applied to
+//! the state at once so the next step sees it. Internal follow-ups (activate the next element, complete a scope) go
+//! through a FIFO queue drained within the same command, so one log entry holds everything one command caused and
+//! a crash can never leave half of a cascade behind.
+
+mod bpmn;
+mod commands;
+mod errors;
+mod feel;
+mod jobs;
+mod instances;
+mod messages;
+mod multi;
+mod timers;
+mod variables;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use apsis_bpmn::{ElementIdx, FlowIdx, ProcessGraph};
+
+use crate::command::{Command, Effect, Outcome, Rejection};
+use crate::event::{Event, IncidentKind, IncidentRecord};
+use crate::json::Json;
+use crate::key::Key;
+use crate::state::State;
+
+/// What the runtime tells the core about the moment of processing.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The record timestamp (epoch ms): the core's only notion of time.
+    pub now: i64,
+}
+
+/// Follow-ups longer than this in one command mean a loop that never waits; it is stopped with an incident.
+pub const MAX_STEPS_PER_COMMAND: usize = 100_000;
+
+/// Processes one command against the state. The state is changed only by applying the returned events.
+pub fn process(state: &mut State, command: Command, ctx: &Context) -> Outcome {
+    let mut p = Processor::new(state, ctx.now);
+    let result = commands::dispatch(&mut p, command);
+    let result = match result {
+        Ok(response) => {
+            p.drain();
+            Ok(response)
+        }
+        Err(rejection) => Err(rejection),
+    };
+    Outcome {
+        events: p.events,
+        result: Some(result),
+        effects: p.effects,
+    }
+}
+
+/// An expected runtime failure: it raises an incident on the element instance.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub kind: IncidentKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: IncidentKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Internal follow-up steps.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Activate `element` inside the flow scope instance `scope`.
+    Activate {
+        scope: Key,
+        element: ElementIdx,
+        via_flow: bool,
+        /// Local variables of the new instance, set before its input mappings (multi-instance loop variables).
+        locals: Option<Json>,
+        /// The event already happened (message, timer, error): its variables are merged and the event completes.
+        payload: Option<Json>,
+    },
+    Complete {
+        key: Key,
+    },
+    Terminate {
+        key: Key,
+    },
+    /// A child of `scope` ended: complete or finish terminating the scope if nothing is left in it.
+    ChildEnded {
+        scope: Key,
+    },
+}
+
+pub(crate) struct Processor<'s> {
+    pub state: &'s mut State,
+    pub now: i64,
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+    queue: VecDeque<Step>,
+    next_key: i64,
+    steps: usize,
+}
+
+impl<'s> Processor<'s> {
+    fn new(state: &'s mut State, now: i64) -> Processor<'s> {
+        let next_key = state.keys.peek().0;
+        Processor {
+            state,
+            now,
+            events: Vec::new(),
+            effects: Vec::new(),
+            queue: VecDeque::new(),
+            next_key,
+            steps: 0,
+        }
+    }
+
+    /// A fresh key; it enters the state through the event that uses it.
+    pub fn new_key(&mut self) -> Key {
+        let k = self.next_key.max(self.state.keys.peek().0);
+        self.next_key = k + 1;
+        Key(k)
+    }
+
+    /// Writes an event: applied to the state now, appended to the log with the command's other events.
+    pub fn write(&mut self, event: Event) {
+        self.state.apply(&event);
+        self.events.push(event);
+    }
+
+    pub fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    pub fn push(&mut self, step: Step) {
+        self.queue.push_back(step);
+    }
+
+    fn drain(&mut self) {
+        while let Some(step) = self.queue.pop_front() {
+            self.steps += 1;
+            if self.steps > MAX_STEPS_PER_COMMAND {
+                self.stop_runaway(step);
+                continue;
+            }
+            match step {
+                Step::Activate { scope, element, via_flow, locals, payload } => {
+                    bpmn::activate(self, scope, element, via_flow, locals, payload)
+                }
+                Step::Complete { key } => bpmn::complete(self, key),
+                Step::Terminate { key } => bpmn::terminate(self, key),
+                Step::ChildEnded { scope } => bpmn::child_ended(self, scope),
+            }
+        }
+    }
+
+    /// A process that loops without ever waiting: stop the step with an incident instead of spinning forever.
+    fn stop_runaway(&mut self, step: Step) {
+        let key = match step {
+            Step::Activate { scope, .. } | Step::ChildEnded { scope } => scope,
+            Step::Complete { key } | Step::Terminate { key } => key,
+        };
+        if self.state.incidents.by_element.contains_key(&key) || self.state.instance(key).is_none() {
+            return;
+        }
+        self.raise_incident(
+            key,
+            Failure::new(
+                IncidentKind::Unknown,
+                format!("Expected the process to wait for a job, message or timer within {MAX_STEPS_PER_COMMAND} steps, but it loops without waiting"),
+            ),
+            Key::NONE,
+        );
+    }
+
+    /// The compiled graph of an element instance's process.
+    pub fn graph_of(&self, instance: Key) -> Option<Arc<ProcessGraph>> {
+        let i = self.state.instance(instance)?;
+        Some(self.state.deployments.get(i.at.process_definition_key)?.graph().clone())
+    }
+
+    pub fn raise_incident(&mut self, element_instance_key: Key, failure: Failure, job_key: Key) {
+        let Some(instance) = self.state.instance(element_instance_key) else {
+            return;
+        };
+        let incident = IncidentRecord {
+            kind: failure.kind,
+            message: failure.message,
+            element_instance_key,
+            process_instance_key: instance.at.process_instance_key,
+            job_key,
+        };
+        let key = self.new_key();
+        self.write(Event::IncidentCreated { key, incident });
+    }
+
+    /// The flow of an index, for readability at call sites.
+    pub fn flow_target(graph: &ProcessGraph, flow: FlowIdx) -> ElementIdx {
+        graph.flow(flow).target
+    }
+}
+
+pub(crate) type Rejected<T> = Result<T, Rejection>;

@@ -171,6 +171,8 @@ pub enum FrameProblem {
     Crc { stored: u32, computed: u32 },
     /// A length field above [`MAX_PAYLOAD_BYTES`](crate::MAX_PAYLOAD_BYTES).
     Length { len: u64 },
+    /// An all-zero frame header (the end of the written data) followed by non-zero bytes.
+    ZeroHeader,
     /// An intact frame carrying another position (a gap, a duplicate or a reordering).
     Position { found: u64 },
     /// An intact frame whose batch offset points before position 1.
@@ -196,6 +198,10 @@ impl fmt::Display for FrameProblem {
                 "a CRC mismatch (stored {stored:#010x}, computed {computed:#010x})"
             ),
             Self::Length { len } => write!(f, "a payload length of {len} bytes"),
+            Self::ZeroHeader => write!(
+                f,
+                "an all-zero frame header (the end of the written data) followed by non-zero bytes"
+            ),
             Self::Position { found } => write!(f, "an intact frame of position {found}"),
             Self::BatchOffset { batch_offset } => {
                 write!(

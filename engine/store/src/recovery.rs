@@ -128,7 +128,7 @@ pub(crate) fn open(opts: &StoreOptions) -> Result<(Opened, Recovered), Error> {
         }
     }
 
-    let last_position = match repair_tail(&mut segments, opts.sync, &mut report)? {
+    let last_position = match repair_tail(&mut segments, opts, &mut report)? {
         Some(last) => last,
         None => {
             if let Some(newest) = snapshot_files.last() {
@@ -137,7 +137,7 @@ pub(crate) fn open(opts: &StoreOptions) -> Result<(Opened, Recovered), Error> {
                     snapshot: newest.path.clone(),
                 });
             }
-            segments.push(create_segment(dir, 1, opts.sync)?);
+            segments.push(create_segment(dir, 1, opts)?);
             0
         }
     };
@@ -220,13 +220,14 @@ fn lock(dir: &Path) -> Result<File, Error> {
     }
 }
 
-/// Creates an empty segment whose header is durable (file and directory entry) before any
-/// frame is written to it, so a segment with a damaged header can only be a crash during
-/// this function.
+/// Creates an empty segment, preallocated (sparse) to `segment_bytes` so that commits do not
+/// change the file size (a cheaper `fdatasync`). Its header is durable (file and directory
+/// entry) before any frame is written to it, so a segment with a damaged header and no data
+/// can only be a crash during this function.
 pub(crate) fn create_segment(
     dir: &Path,
     first: u64,
-    sync: SyncMode,
+    opts: &StoreOptions,
 ) -> Result<NumberedFile, Error> {
     use std::io::Write;
     let path = dir.join(format::segment_file_name(first));
@@ -238,7 +239,9 @@ pub(crate) fn create_segment(
         .map_err(io_err(IoOp::Create, &path))?;
     file.write_all(&format::encode_segment_header(first))
         .map_err(io_err(IoOp::Write, &path))?;
-    if sync == SyncMode::Fsync {
+    file.set_len(opts.segment_bytes)
+        .map_err(io_err(IoOp::Truncate, &path))?;
+    if opts.sync == SyncMode::Fsync {
         file.sync_data().map_err(io_err(IoOp::Sync, &path))?;
         segment::sync_dir(dir)?;
     }
@@ -249,53 +252,48 @@ pub(crate) fn create_segment(
     })
 }
 
-/// Finds the valid end of the last segment, cutting a torn tail. Returns the last position
-/// in the log, or `None` if there are no segments.
+/// Finds the end of the written data in the last segment, cutting a torn tail. Returns the
+/// last position in the log, or `None` if there are no segments. Leaves `len` of the last
+/// segment at the end of its data (the file itself stays preallocated).
 fn repair_tail(
     segments: &mut Vec<NumberedFile>,
-    sync: SyncMode,
+    opts: &StoreOptions,
     report: &mut RecoveryReport,
 ) -> Result<Option<u64>, Error> {
-    let Some(last) = segments.last() else {
+    let Some(last) = segments.last().cloned() else {
         return Ok(None);
     };
     let mut reader = match SegmentReader::open(&last.path, last.number) {
         Ok(reader) => reader,
-        // Headers are made durable before any frame is written, so a last segment with a
-        // damaged header and no room for frames is a crash while creating it.
-        Err(Error::SegmentHeader { .. }) if last.len <= SEGMENT_HEADER_LEN as u64 => {
-            std::fs::remove_file(&last.path).map_err(io_err(IoOp::Remove, &last.path))?;
-            if let Some(dir) = last.path.parent() {
-                if sync == SyncMode::Fsync {
-                    segment::sync_dir(dir)?;
-                }
+        Err(e @ Error::SegmentHeader { .. }) => {
+            // Headers are durable before any frame is written, so a last segment with a
+            // damaged header and nothing written after it is a crash while creating it.
+            let data_end = segment::end_of_nonzero(&last.path, 0)?.unwrap_or(0);
+            if data_end > SEGMENT_HEADER_LEN as u64 {
+                return Err(e);
             }
-            report.removed_headerless_segment = Some((last.path.clone(), last.len));
-            segments.pop();
-            let Some(previous) = segments.last() else {
-                return Ok(None);
-            };
-            // The previous segment was made durable before this one was created, so it
-            // must be intact to its end.
-            let mut reader = SegmentReader::open(&previous.path, previous.number)?;
-            return match scan(&mut reader, previous.number)? {
-                (last, None) => Ok(Some(last)),
-                (_, Some((offset, expected, problem))) => Err(Error::CorruptFrame {
-                    path: previous.path.clone(),
-                    offset,
-                    expected_position: expected,
-                    problem,
-                }),
-            };
+            return remove_headerless(segments, data_end, opts, report);
         }
         Err(e) => return Err(e),
     };
-    let first = last.number;
-    let (last_position, bad) = scan(&mut reader, first)?;
-    let Some((offset, expected, problem)) = bad else {
-        return Ok(Some(last_position));
+    let (last_position, end) = scan(&mut reader, last.number)?;
+    let expected = last_position + 1;
+    let (offset, problem) = match end {
+        ScanEnd::Clean { offset } => {
+            if segment::end_of_nonzero(&last.path, offset)?.is_none() {
+                if let Some(active) = segments.last_mut() {
+                    active.len = offset;
+                }
+                return Ok(Some(last_position));
+            }
+            (offset, FrameProblem::ZeroHeader)
+        }
+        ScanEnd::Bad { offset, problem } => (offset, problem),
     };
-    let rest = reader.read_rest_from(offset)?;
+    // A torn tail: the bytes from `offset` to the last non-zero byte were being written
+    // when the process or machine died, unless an intact frame of a later commit follows.
+    let data_end = segment::end_of_nonzero(&last.path, offset)?.unwrap_or(offset);
+    let rest = reader.read_range(offset, data_end)?;
     if let Some((at, position)) = segment::find_later_commit(&rest, expected) {
         return Err(Error::CorruptFrame {
             path: last.path.clone(),
@@ -308,29 +306,73 @@ fn repair_tail(
             },
         });
     }
-    let bytes_dropped = reader.file_len() - offset;
     drop(reader);
-    truncate(&last.path, offset, sync)?;
+    zero_from(&last.path, offset, opts)?;
     report.torn_tail = Some(TornTail {
         path: last.path.clone(),
         offset,
-        bytes_dropped,
+        bytes_dropped: data_end - offset,
         problem,
     });
-    if let Some(last) = segments.last_mut() {
-        last.len = offset;
+    if let Some(active) = segments.last_mut() {
+        active.len = offset;
     }
     Ok(Some(last_position))
 }
 
-/// Reads a segment to its end or first bad frame. Returns the last intact position and,
-/// if a bad frame stopped the scan, (its offset, the position it should have, the problem).
-/// An intact frame out of order is an error, never a torn write.
-#[allow(clippy::type_complexity)]
-fn scan(
-    reader: &mut SegmentReader,
-    first: u64,
-) -> Result<(u64, Option<(u64, u64, FrameProblem)>), Error> {
+/// Removes the last segment (a crash while creating it left no complete header) and
+/// returns the last position of the segment before it, which must be intact to the end of
+/// its data: it was made durable before the removed one was created.
+fn remove_headerless(
+    segments: &mut Vec<NumberedFile>,
+    data_end: u64,
+    opts: &StoreOptions,
+    report: &mut RecoveryReport,
+) -> Result<Option<u64>, Error> {
+    let Some(removed) = segments.pop() else {
+        return Ok(None);
+    };
+    std::fs::remove_file(&removed.path).map_err(io_err(IoOp::Remove, &removed.path))?;
+    if opts.sync == SyncMode::Fsync {
+        segment::sync_dir(&opts.dir)?;
+    }
+    report.removed_headerless_segment = Some((removed.path, data_end));
+    let Some(previous) = segments.last_mut() else {
+        return Ok(None);
+    };
+    let mut reader = SegmentReader::open(&previous.path, previous.number)?;
+    let (last_position, end) = scan(&mut reader, previous.number)?;
+    let (offset, problem) = match end {
+        ScanEnd::Bad { offset, problem } => (offset, problem),
+        ScanEnd::Clean { offset } => {
+            if segment::end_of_nonzero(&previous.path, offset)?.is_none() {
+                previous.len = offset;
+                return Ok(Some(last_position));
+            }
+            (offset, FrameProblem::ZeroHeader)
+        }
+    };
+    Err(Error::CorruptFrame {
+        path: previous.path.clone(),
+        offset,
+        expected_position: last_position + 1,
+        problem,
+    })
+}
+
+/// How a segment scan ended.
+#[derive(Debug)]
+enum ScanEnd {
+    /// End of file or an all-zero frame header (unwritten preallocated space) at `offset`.
+    Clean { offset: u64 },
+    /// A damaged or torn frame at `offset`.
+    Bad { offset: u64, problem: FrameProblem },
+}
+
+/// Reads a segment to the end of its data or its first bad frame; returns the last intact
+/// position and how the scan ended. An intact frame out of order is an error, never a torn
+/// write.
+fn scan(reader: &mut SegmentReader, first: u64) -> Result<(u64, ScanEnd), Error> {
     let mut expected = first;
     loop {
         match reader.step()? {
@@ -357,21 +399,25 @@ fn scan(
                 }
                 expected += 1;
             }
-            Step::End { .. } => return Ok((expected - 1, None)),
+            Step::End { offset } => return Ok((expected - 1, ScanEnd::Clean { offset })),
             Step::Bad { offset, problem } => {
-                return Ok((expected - 1, Some((offset, expected, problem))))
+                return Ok((expected - 1, ScanEnd::Bad { offset, problem }));
             }
         }
     }
 }
 
-fn truncate(path: &Path, len: u64, sync: SyncMode) -> Result<(), Error> {
+/// Zeroes a segment from `offset` on without writing: cut it there, then extend it again to
+/// its preallocated size (the new part reads as zeros).
+fn zero_from(path: &Path, offset: u64, opts: &StoreOptions) -> Result<(), Error> {
     let file = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(io_err(IoOp::Open, path))?;
-    file.set_len(len).map_err(io_err(IoOp::Truncate, path))?;
-    if sync == SyncMode::Fsync {
+    file.set_len(offset)
+        .and_then(|()| file.set_len(opts.segment_bytes.max(offset)))
+        .map_err(io_err(IoOp::Truncate, path))?;
+    if opts.sync == SyncMode::Fsync {
         file.sync_all().map_err(io_err(IoOp::Sync, path))?;
     }
     Ok(())

@@ -128,10 +128,6 @@ impl SegmentReader {
         &self.path
     }
 
-    pub(crate) fn file_len(&self) -> u64 {
-        self.file_len
-    }
-
     /// The bytes of a range returned in [`Step::Frame`].
     pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
@@ -149,6 +145,15 @@ impl SegmentReader {
         if remaining == 0 {
             return Ok(Step::End { offset });
         }
+        // Segments are preallocated: an all-zero frame header (never a valid frame, whose
+        // position is at least 1) is the end of the written data.
+        let available = self.fill(FRAME_HEADER_LEN)?;
+        if self.buf[self.start..self.start + available.min(FRAME_HEADER_LEN)]
+            .iter()
+            .all(|&b| b == 0)
+        {
+            return Ok(Step::End { offset });
+        }
         if remaining < FRAME_HEADER_LEN as u64 {
             return Ok(Step::Bad {
                 offset,
@@ -158,7 +163,6 @@ impl SegmentReader {
                 },
             });
         }
-        self.fill(FRAME_HEADER_LEN)?;
         let header = format::decode_frame_header(&self.buf[self.start..]);
         if header.len as usize > MAX_PAYLOAD_BYTES {
             return Ok(Step::Bad {
@@ -198,14 +202,14 @@ impl SegmentReader {
         })
     }
 
-    /// Reads everything from `offset` to the end of the file (used only to inspect a damaged
-    /// tail, which is at most one segment).
-    pub(crate) fn read_rest_from(&mut self, offset: u64) -> Result<Vec<u8>, Error> {
+    /// Reads the bytes `offset..end` (used only to inspect a damaged tail, which is at most
+    /// one segment).
+    pub(crate) fn read_range(&mut self, offset: u64, end: u64) -> Result<Vec<u8>, Error> {
         use std::io::{Seek, SeekFrom};
         let mut rest = Vec::new();
         self.file
             .seek(SeekFrom::Start(offset))
-            .and_then(|_| (&self.file).read_to_end(&mut rest))
+            .and_then(|_| (&self.file).take(end - offset).read_to_end(&mut rest))
             .map_err(io_err(IoOp::Read, &self.path))?;
         Ok(rest)
     }
@@ -265,4 +269,26 @@ pub(crate) fn find_later_commit(rest: &[u8], expected: u64) -> Option<(usize, u6
         at += 1;
     }
     None
+}
+
+/// Offset just past the last non-zero byte at or after `from`, or `None` if every byte from
+/// there to the end of the file is zero (unwritten preallocated space). Streams in chunks.
+pub(crate) fn end_of_nonzero(path: &Path, from: u64) -> Result<Option<u64>, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).map_err(io_err(IoOp::Open, path))?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(io_err(IoOp::Read, path))?;
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut at = from;
+    let mut end = None;
+    loop {
+        let read = file.read(&mut chunk).map_err(io_err(IoOp::Read, path))?;
+        if read == 0 {
+            return Ok(end);
+        }
+        if let Some(i) = chunk[..read].iter().rposition(|&b| b != 0) {
+            end = Some(at + i as u64 + 1);
+        }
+        at += read as u64;
+    }
 }

@@ -63,10 +63,7 @@ impl Store {
         let Some(active_meta) = segments.pop() else {
             unreachable!("recovery leaves an active segment")
         };
-        let active = OpenOptions::new()
-            .append(true)
-            .open(&active_meta.path)
-            .map_err(io_err(IoOp::Open, &active_meta.path))?;
+        let active = open_at(&active_meta.path, active_meta.len)?;
         let active_frames = (opened.last_position + 1).saturating_sub(active_meta.number);
         let store = Store {
             _lock: opened.lock,
@@ -175,7 +172,8 @@ impl Store {
         Position(self.committed)
     }
 
-    /// Bytes of segment and snapshot files on disk (buffered, uncommitted entries excluded).
+    /// Bytes of log data and snapshot files on disk (buffered, uncommitted entries excluded;
+    /// the unwritten, sparse preallocated part of the active segment is not counted).
     pub fn disk_usage(&self) -> u64 {
         self.closed.iter().map(|s| s.len).sum::<u64>()
             + self.active_len
@@ -223,11 +221,18 @@ impl Store {
     /// next position, whose header is durable before any frame goes in.
     fn roll(&mut self) -> Result<(), Error> {
         self.flush()?;
-        let meta = recovery::create_segment(&self.opts.dir, self.next_position, self.opts.sync)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&meta.path)
-            .map_err(io_err(IoOp::Open, &meta.path))?;
+        // Give back the unused preallocated space. If a crash loses this, the closed segment
+        // keeps a zero tail, which readers take as the end of its data.
+        self.active
+            .set_len(self.active_len)
+            .map_err(io_err(IoOp::Truncate, &self.active_path))?;
+        if self.opts.sync == SyncMode::Fsync {
+            self.active
+                .sync_data()
+                .map_err(io_err(IoOp::Sync, &self.active_path))?;
+        }
+        let meta = recovery::create_segment(&self.opts.dir, self.next_position, &self.opts)?;
+        let file = open_at(&meta.path, meta.len)?;
         let closed = NumberedFile {
             number: self.active_first,
             path: std::mem::replace(&mut self.active_path, meta.path),
@@ -274,6 +279,19 @@ impl Store {
         self.closed.drain(..delete);
         Ok(())
     }
+}
+
+/// Opens a segment for writing at `offset`, the end of its data (the file is preallocated
+/// beyond it).
+fn open_at(path: &Path, offset: u64) -> Result<File, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(IoOp::Open, path))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(io_err(IoOp::Open, path))?;
+    Ok(file)
 }
 
 /// Removes a file; already gone is fine. Not synced: a removal lost to a crash leaves an

@@ -7,8 +7,8 @@ use std::fs::OpenOptions;
 
 use apsis_store::{Error, FrameProblem, Position, Store};
 use common::{
-    append_entries, file_len, flip_byte, frame_offset, open, options, payload, replay_checked,
-    segments, snapshots,
+    append_entries, data_len, file_len, flip_byte, frame_offset, open, options, payload,
+    replay_checked, segments, snapshots,
 };
 
 const SEGMENT: u64 = 1 << 20;
@@ -30,7 +30,7 @@ fn a_tail_cut_mid_frame_is_truncated_reported_and_appending_continues() {
     drop(store);
     let seg = &segments(dir.path())[0];
     let last = frame_offset(seg, 50);
-    let len = file_len(seg);
+    let len = data_len(seg);
     // Cut at every kind of place: inside the frame header, inside the payload.
     for cut in [last + 3, last + 19, len - 1] {
         let dir2 = tempfile::tempdir().unwrap();
@@ -44,15 +44,21 @@ fn a_tail_cut_mid_frame_is_truncated_reported_and_appending_continues() {
             .clone()
             .expect("torn tail reported");
         assert_eq!(torn.offset, last);
-        assert_eq!(torn.bytes_dropped, cut - last);
+        // Counted up to the last non-zero byte (zeros are indistinguishable from unwritten
+        // preallocated space).
+        assert!(
+            torn.bytes_dropped > 0 && torn.bytes_dropped <= cut - last,
+            "{torn:?}"
+        );
         assert!(
             matches!(torn.problem, FrameProblem::Truncated { .. }),
             "{:?}",
             torn.problem
         );
-        assert_eq!(recovered.report.bytes_dropped(), cut - last);
+        assert_eq!(recovered.report.bytes_dropped(), torn.bytes_dropped);
         assert_eq!(replay_checked(&mut recovered), (1..=49).collect::<Vec<_>>());
-        assert_eq!(file_len(copy), last);
+        assert_eq!(data_len(copy), last);
+        assert_eq!(file_len(copy), SEGMENT, "preallocated again");
         assert_eq!(store.last_position(), Position(49));
         append_entries(&mut store, 3, 3);
         drop(store);
@@ -70,17 +76,16 @@ fn a_flipped_byte_in_the_last_frame_is_a_torn_tail() {
     drop(store);
     let seg = &segments(dir.path())[0];
     let last = frame_offset(seg, 20);
-    flip_byte(seg, file_len(seg) - 2);
+    let end = data_len(seg);
+    flip_byte(seg, end - 2);
     let (store, mut recovered) = open(dir.path(), SEGMENT);
     let torn = recovered
         .report
         .torn_tail
         .clone()
         .expect("torn tail reported");
-    assert_eq!(
-        (torn.offset, torn.bytes_dropped),
-        (last, file_len(seg) + torn.bytes_dropped - last)
-    );
+    assert_eq!((torn.offset, torn.bytes_dropped), (last, end - last));
+    assert_eq!(data_len(seg), last);
     assert!(
         matches!(torn.problem, FrameProblem::Crc { .. }),
         "{:?}",
@@ -229,9 +234,9 @@ fn an_intact_frame_out_of_order_is_an_error() {
     // Duplicate the last frame (an intact frame with a repeated position).
     let seg = &segments(dir.path())[0];
     let mut bytes = std::fs::read(seg).unwrap();
-    let last = frame_offset(seg, 3) as usize;
-    let frame = bytes[last..].to_vec();
-    bytes.extend_from_slice(&frame);
+    let (last, end) = (frame_offset(seg, 3) as usize, data_len(seg) as usize);
+    let frame = bytes[last..end].to_vec();
+    bytes[end..end + frame.len()].copy_from_slice(&frame);
     std::fs::write(seg, bytes).unwrap();
     let err = Store::open(options(dir.path(), SEGMENT)).unwrap_err();
     assert!(
@@ -253,17 +258,29 @@ fn a_last_segment_without_a_complete_header_is_removed() {
     let (mut store, _) = open(dir.path(), SEGMENT);
     append_entries(&mut store, 5, 5);
     drop(store);
-    // A crash while creating the next segment left 10 bytes of its header.
+    // A crash while creating the next segment left 9 bytes of its header, once in a short
+    // file and once in a preallocated one.
     let next = dir.path().join(format!("{:020}.log", 6));
-    std::fs::write(&next, &b"APSISLOG\x01\x00"[..]).unwrap();
-    let (mut store, mut recovered) = open(dir.path(), SEGMENT);
-    assert_eq!(
-        recovered.report.removed_headerless_segment,
-        Some((next.clone(), 10))
-    );
-    assert!(!next.exists());
-    assert_eq!(replay_checked(&mut recovered), (1..=5).collect::<Vec<_>>());
+    for file_len in [9, SEGMENT] {
+        let mut bytes = b"APSISLOG\x01".to_vec();
+        bytes.resize(file_len as usize, 0);
+        std::fs::write(&next, &bytes).unwrap();
+        let (store, mut recovered) = open(dir.path(), SEGMENT);
+        assert_eq!(
+            recovered.report.removed_headerless_segment,
+            Some((next.clone(), 9))
+        );
+        assert!(!next.exists());
+        assert_eq!(replay_checked(&mut recovered), (1..=5).collect::<Vec<_>>());
+        assert_eq!(store.last_position(), Position(5));
+    }
+    // And appending continues in the previous segment.
+    let (mut store, _) = open(dir.path(), SEGMENT);
     assert_eq!(store.append(b"x").unwrap(), Position(6));
+    store.commit().unwrap();
+    drop(store);
+    let (_, recovered) = open(dir.path(), SEGMENT);
+    assert_eq!(recovered.replay.count(), 6);
 }
 
 #[test]
@@ -360,4 +377,68 @@ fn leftover_temporary_snapshot_files_are_removed() {
     assert_eq!(recovered.report.removed_temporary_files, vec![tmp.clone()]);
     assert!(recovered.snapshot.is_none());
     assert!(!tmp.exists());
+}
+
+fn zero_range(path: &std::path::Path, from: u64, to: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[from as usize..to as usize].fill(0);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_closed_segment_whose_trim_was_lost_replays_to_its_zero_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path(), 8 * 1024);
+    append_entries(&mut store, 100, 10);
+    drop(store);
+    // A crash between roll and trim leaves the closed segment preallocated.
+    set_len(&segments(dir.path())[0], 8 * 1024 + 4096);
+    let (_, mut recovered) = open(dir.path(), 8 * 1024);
+    assert!(recovered.report.is_clean());
+    assert_eq!(
+        replay_checked(&mut recovered),
+        (1..=100).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn zeroed_frames_inside_a_closed_segment_are_a_gap_not_an_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path(), 8 * 1024);
+    append_entries(&mut store, 100, 10);
+    drop(store);
+    let seg = &segments(dir.path())[0];
+    zero_range(seg, frame_offset(seg, 3), file_len(seg));
+    let (_, recovered) = open(dir.path(), 8 * 1024);
+    let err = recovered
+        .replay
+        .filter_map(Result::err)
+        .next()
+        .expect("gap reported");
+    assert!(
+        matches!(
+            &err,
+            Error::Gap {
+                expected_position: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn zeroed_committed_frames_in_the_last_segment_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path(), SEGMENT);
+    append_entries(&mut store, 30, 10);
+    drop(store);
+    let seg = &segments(dir.path())[0];
+    let offset = frame_offset(seg, 5);
+    zero_range(seg, offset, frame_offset(seg, 7));
+    let err = Store::open(options(dir.path(), SEGMENT)).unwrap_err();
+    assert!(
+        matches!(&err, Error::CorruptFrame { offset: o, problem: FrameProblem::FollowedByCommitted { position: 11, .. }, .. } if *o == offset),
+        "{err}"
+    );
 }

@@ -93,3 +93,19 @@ pub fn frame_offset(path: &Path, position: u64) -> u64 {
     }
     panic!("position {position} not in {}", path.display());
 }
+
+/// Length of the written data in a segment: up to the first all-zero frame header (the
+/// preallocated rest of the file reads as zeros) or the end of the file.
+pub fn data_len(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).expect("read");
+    let mut at = 32usize;
+    while at < bytes.len()
+        && bytes[at..(at + 20).min(bytes.len())]
+            .iter()
+            .any(|&b| b != 0)
+    {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 20 + len;
+    }
+    at.min(bytes.len()) as u64
+}

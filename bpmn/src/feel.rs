@@ -1,1 +1,0 @@
-//! FEEL through dsntk (being written).

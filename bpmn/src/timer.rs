@@ -1,1 +1,0 @@
-//! Timer definitions (being written).

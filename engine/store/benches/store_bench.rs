@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p apsis-store --features bench-compare --bench store_bench -- \
-//!     [--seconds 2] [--replay-mb 1024] [--only own|redb|fjall] [--dir PATH]
+//!     [--seconds 1] [--rounds 3] [--replay-mb 1024] [--only own|redb|fjall] [--dir PATH]
 //! ```
 //! Measures, with real fsync (fdatasync) on the directory's file system:
 //! 1. group-commit write throughput for batches of 1, 16, 128, 1024 entries of 512 bytes;
@@ -260,6 +260,7 @@ fn drop_caches() -> bool {
 
 struct Args {
     seconds: f64,
+    rounds: usize,
     replay_mb: u64,
     only: Option<String>,
     dir: PathBuf,
@@ -267,7 +268,8 @@ struct Args {
 
 fn parse_args() -> BoxResult<Args> {
     let mut args = Args {
-        seconds: 2.0,
+        seconds: 1.0,
+        rounds: 3,
         replay_mb: 1024,
         only: None,
         dir: std::env::temp_dir().join(format!("apsis-store-bench-{}", std::process::id())),
@@ -277,6 +279,7 @@ fn parse_args() -> BoxResult<Args> {
         let mut value = || it.next().ok_or(format!("Expected a value after {flag}"));
         match flag.as_str() {
             "--seconds" => args.seconds = value()?.parse()?,
+            "--rounds" => args.rounds = value()?.parse()?,
             "--replay-mb" => args.replay_mb = value()?.parse()?,
             "--only" => args.only = Some(value()?),
             "--dir" => args.dir = PathBuf::from(value()?),
@@ -296,6 +299,7 @@ fn main() -> BoxResult<()> {
         ("fjall", replay_fjall),
     ];
     std::fs::create_dir_all(&args.dir)?;
+    println!("io pressure at the start: {}", io_pressure());
     println!(
         "store bench: payload {PAYLOAD} B, fdatasync per commit, {} s per cell, replay set {} MiB, dir {}",
         args.seconds,
@@ -304,33 +308,66 @@ fn main() -> BoxResult<()> {
     );
     let budget = Duration::from_secs_f64(args.seconds);
 
-    println!("\n(1)+(2) group commit: durable commits of N entries");
     println!(
-        "{:<6} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10}",
-        "store", "batch", "entries/s", "MB/s", "commits/s", "p50 ms", "p99 ms"
+        "\n(1)+(2) group commit: durable commits of N entries; median of {} rounds, the \
+         candidates interleaved within each round",
+        args.rounds
     );
-    for (name, _) in &candidates {
-        if args.only.as_deref().is_some_and(|o| o != *name) {
-            continue;
+    println!(
+        "{:<6} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10} {:>22}",
+        "store",
+        "batch",
+        "entries/s",
+        "MB/s",
+        "commits/s",
+        "p50 ms",
+        "p99 ms",
+        "entries/s per round"
+    );
+    let selected: Vec<&str> = candidates
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| args.only.as_deref().is_none_or(|o| o == *name))
+        .collect();
+    for batch in BATCHES {
+        // rounds[candidate] = (entries/s, commits/s, p50, p99) per round
+        let mut results: Vec<Vec<[f64; 4]>> = vec![Vec::new(); selected.len()];
+        for _ in 0..args.rounds {
+            for (i, name) in selected.iter().enumerate() {
+                let dir = args.dir.join(format!("{name}-write-{batch}"));
+                let mut cell = write_cell(name, &dir, batch, budget, &pool)?;
+                cell.latencies.sort();
+                let secs = cell.elapsed.as_secs_f64();
+                results[i].push([
+                    cell.entries as f64 / secs,
+                    cell.latencies.len() as f64 / secs,
+                    percentile(&cell.latencies, 0.50).as_secs_f64() * 1e3,
+                    percentile(&cell.latencies, 0.99).as_secs_f64() * 1e3,
+                ]);
+                std::fs::remove_dir_all(&dir)?;
+            }
         }
-        for batch in BATCHES {
-            let dir = args.dir.join(format!("{name}-write-{batch}"));
-            let mut cell = write_cell(name, &dir, batch, budget, &pool)?;
-            cell.latencies.sort();
-            let secs = cell.elapsed.as_secs_f64();
+        for (name, rounds) in selected.iter().zip(&results) {
+            let median = |k: usize| {
+                let mut v: Vec<f64> = rounds.iter().map(|r| r[k]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let per_round: Vec<String> = rounds.iter().map(|r| format!("{:.0}", r[0])).collect();
             println!(
-                "{:<6} {:>6} {:>12.0} {:>9.1} {:>10.0} {:>10.3} {:>10.3}",
+                "{:<6} {:>6} {:>12.0} {:>9.1} {:>10.0} {:>10.3} {:>10.3}   {}",
                 name,
                 batch,
-                cell.entries as f64 / secs,
-                (cell.entries * PAYLOAD as u64) as f64 / secs / 1e6,
-                cell.latencies.len() as f64 / secs,
-                percentile(&cell.latencies, 0.50).as_secs_f64() * 1e3,
-                percentile(&cell.latencies, 0.99).as_secs_f64() * 1e3,
+                median(0),
+                median(0) * PAYLOAD as f64 / 1e6,
+                median(1),
+                median(2),
+                median(3),
+                per_round.join(" / "),
             );
-            std::fs::remove_dir_all(&dir)?;
         }
     }
+    println!("io pressure after part 1: {}", io_pressure());
 
     println!("\n(3)+(4) replay of the whole log and disk use ({} MiB of payload, written in batches of 1024)", args.replay_mb);
     println!(
@@ -384,6 +421,16 @@ fn main() -> BoxResult<()> {
         );
         std::fs::remove_dir_all(&dir)?;
     }
+    println!("io pressure at the end: {}", io_pressure());
     std::fs::remove_dir_all(&args.dir)?;
     Ok(())
+}
+
+/// The kernel's I/O pressure line (share of time some task waited on I/O), to flag runs
+/// disturbed by other work on the machine.
+fn io_pressure() -> String {
+    std::fs::read_to_string("/proc/pressure/io")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unavailable".to_owned())
 }

@@ -20,6 +20,16 @@
 //!   16..20 batch offset u32: how many entries of the same commit precede this one
 //!   20..   payload
 //! ```
+//! A frame's batch offset lets recovery tell a torn write from damage to committed data:
+//! a write can only tear the commit in flight, so an intact frame whose commit started after
+//! a damaged frame (position - batch offset > the damaged frame's position) proves the damaged
+//! frame was committed.
+//!
+//! A new segment is preallocated (sparse, `set_len`) to `segment_bytes`, so commits write
+//! inside the file instead of growing it (a cheaper `fdatasync`). The data ends at the end of
+//! the file or at the first frame header whose 20 bytes are all zero (a real frame has a
+//! position of at least 1). A segment is trimmed to its data when the next one is started.
+//!
 //! Snapshot file `{covers:020}.snap` (written as `.snap.tmp`, then renamed):
 //! ```text
 //!   0..8   magic "APSISSNP"

@@ -74,7 +74,11 @@ impl<'a> Compiler<'a> {
             let flows = all_flows(&p.scope);
             let ids = std::iter::once((p.id.as_str(), p.pos, "bpmn:process"))
                 .chain(nodes.iter().map(|n| (n.id.as_str(), n.pos, n.tag.as_str())))
-                .chain(flows.iter().map(|f| (f.id.as_str(), f.pos, "bpmn:sequenceFlow")));
+                .chain(
+                    flows
+                        .iter()
+                        .map(|f| (f.id.as_str(), f.pos, "bpmn:sequenceFlow")),
+                );
             for (id, pos, tag) in ids {
                 if id.is_empty() {
                     empty.push((pos, tag));
@@ -136,9 +140,10 @@ impl<'a> Compiler<'a> {
             for f in &scope.flows {
                 let source = self.flow_end(f, &f.source, "sourceRef", &index, scope_idx, &scope_of);
                 let target = self.flow_end(f, &f.target, "targetRef", &index, scope_idx, &scope_of);
-                let condition = f.condition.as_deref().and_then(|c| {
-                    self.expression(f.pos, &f.id, "conditionExpression", c, true)
-                });
+                let condition = f
+                    .condition
+                    .as_deref()
+                    .and_then(|c| self.expression(f.pos, &f.id, "conditionExpression", c, true));
                 if let (Some(source), Some(target)) = (source, target) {
                     flow_index.insert(f.id.as_str(), FlowIdx(flows.len() as u32));
                     flows.push(Flow {
@@ -185,8 +190,12 @@ impl<'a> Compiler<'a> {
             });
         }
         for (i, f) in flows.iter().enumerate() {
-            elements[f.source.0 as usize].outgoing.push(FlowIdx(i as u32));
-            elements[f.target.0 as usize].incoming.push(FlowIdx(i as u32));
+            elements[f.source.0 as usize]
+                .outgoing
+                .push(FlowIdx(i as u32));
+            elements[f.target.0 as usize]
+                .incoming
+                .push(FlowIdx(i as u32));
         }
         for i in 0..elements.len() {
             if let ElementKind::Boundary(b) = &elements[i].kind {
@@ -282,10 +291,20 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn message(&mut self, node: &FlowNode, message_ref: Option<&str>, pos: Pos, needs_key: bool) -> Option<MessageRef> {
+    fn message(
+        &mut self,
+        node: &FlowNode,
+        message_ref: Option<&str>,
+        pos: Pos,
+        needs_key: bool,
+    ) -> Option<MessageRef> {
         let id = node.id.as_str();
         let Some(message_ref) = message_ref.filter(|r| !r.is_empty()) else {
-            self.problem(pos, id, "Expected a 'messageRef' referencing a bpmn:message, but found none".into());
+            self.problem(
+                pos,
+                id,
+                "Expected a 'messageRef' referencing a bpmn:message, but found none".into(),
+            );
             return None;
         };
         let Some(def) = self.messages.get(message_ref).copied() else {
@@ -295,12 +314,18 @@ impl<'a> Compiler<'a> {
         let name = match def.name.as_deref().filter(|n| !n.is_empty()) {
             Some(n) => self.feelish(def.pos, id, "the message name", n),
             None => {
-                self.problem(def.pos, id, format!("Expected message '{message_ref}' to have a name, but it has none"));
+                self.problem(
+                    def.pos,
+                    id,
+                    format!("Expected message '{message_ref}' to have a name, but it has none"),
+                );
                 None
             }
         };
         let correlation_key = match def.correlation_key.as_deref().filter(|k| !k.is_empty()) {
-            Some(k) => self.feelish(def.pos, id, "the correlation key", k).map(Some),
+            Some(k) => self
+                .feelish(def.pos, id, "the correlation key", k)
+                .map(Some),
             None if needs_key => {
                 self.problem(def.pos, id, format!("Expected message '{message_ref}' to have a 'zeebe:subscription' with a 'correlationKey', but found none"));
                 None
@@ -313,7 +338,13 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn timer(&mut self, node: &FlowNode, timer: &Option<TimerDef>, pos: Pos, allowed: &[TimerKind]) -> Option<TimerRef> {
+    fn timer(
+        &mut self,
+        node: &FlowNode,
+        timer: &Option<TimerDef>,
+        pos: Pos,
+        allowed: &[TimerKind],
+    ) -> Option<TimerRef> {
         let id = node.id.as_str();
         let Some(t) = timer else {
             self.problem(pos, id, "Expected the timer event definition to have one of 'timeDuration', 'timeDate' or 'timeCycle', but found none".into());
@@ -321,24 +352,50 @@ impl<'a> Compiler<'a> {
         };
         if !allowed.contains(&t.kind) {
             let names: Vec<&str> = allowed.iter().map(|k| timer_tag(*k)).collect();
-            self.problem(t.pos, id, format!("Expected a timer of {} on {}, but found '{}'", names.join(" or "), node.tag, timer_tag(t.kind)));
+            self.problem(
+                t.pos,
+                id,
+                format!(
+                    "Expected a timer of {} on {}, but found '{}'",
+                    names.join(" or "),
+                    node.tag,
+                    timer_tag(t.kind)
+                ),
+            );
             return None;
         }
         let value = self.feelish(t.pos, id, timer_tag(t.kind), &t.text)?;
         if let Feelish::Static(text) = &value {
             if let Err(e) = TimerSpec::parse(t.kind, text) {
-                self.problem(t.pos, id, format!("Expected a valid {}, but {e}", timer_tag(t.kind)));
+                self.problem(
+                    t.pos,
+                    id,
+                    format!("Expected a valid {}, but {e}", timer_tag(t.kind)),
+                );
                 return None;
             }
         }
-        Some(TimerRef { kind: t.kind, value })
+        Some(TimerRef {
+            kind: t.kind,
+            value,
+        })
     }
 
-    fn error_code(&mut self, node: &FlowNode, error_ref: Option<&str>, pos: Pos, required: bool) -> Option<Option<String>> {
+    fn error_code(
+        &mut self,
+        node: &FlowNode,
+        error_ref: Option<&str>,
+        pos: Pos,
+        required: bool,
+    ) -> Option<Option<String>> {
         let id = node.id.as_str();
         let Some(error_ref) = error_ref.filter(|r| !r.is_empty()) else {
             if required {
-                self.problem(pos, id, "Expected an 'errorRef' referencing a bpmn:error, but found none".into());
+                self.problem(
+                    pos,
+                    id,
+                    "Expected an 'errorRef' referencing a bpmn:error, but found none".into(),
+                );
                 return None;
             }
             return Some(None);
@@ -350,7 +407,11 @@ impl<'a> Compiler<'a> {
         match def.error_code.as_deref().filter(|c| !c.is_empty()) {
             Some(code) => Some(Some(code.to_owned())),
             None => {
-                self.problem(def.pos, id, format!("Expected error '{error_ref}' to have an 'errorCode', but it has none"));
+                self.problem(
+                    def.pos,
+                    id,
+                    format!("Expected error '{error_ref}' to have an 'errorCode', but it has none"),
+                );
                 None
             }
         }
@@ -360,12 +421,22 @@ impl<'a> Compiler<'a> {
         self.problem(pos, &node.id, format!("Expected a BPMN element that Apsis executes, but found {what}, which is not supported"));
     }
 
-    fn kind(&mut self, slot: &Slot<'a>, index: &HashMap<String, ElementIdx>, flows: &HashMap<&str, FlowIdx>, slots: &[Slot<'a>]) -> Option<ElementKind> {
+    fn kind(
+        &mut self,
+        slot: &Slot<'a>,
+        index: &HashMap<String, ElementIdx>,
+        flows: &HashMap<&str, FlowIdx>,
+        slots: &[Slot<'a>],
+    ) -> Option<ElementKind> {
         let n = slot.node;
         let id = n.id.as_str();
         let in_process = slot.scope == ProcessGraph::ROOT;
         if let Some(pos) = n.standard_loop {
-            self.unsupported(n, "a standard loop marker (bpmn:standardLoopCharacteristics)", pos);
+            self.unsupported(
+                n,
+                "a standard loop marker (bpmn:standardLoopCharacteristics)",
+                pos,
+            );
         }
         match &n.kind {
             NodeKind::StartEvent { event, .. } => match event {
@@ -374,32 +445,55 @@ impl<'a> Compiler<'a> {
                     .message(n, message_ref.as_deref(), *pos, false)
                     .map(|m| ElementKind::StartEvent(Trigger::Message(m))),
                 EventDefinition::Timer { timer, pos } if in_process => self
-                    .timer(n, timer, *pos, &[TimerKind::Duration, TimerKind::Date, TimerKind::Cycle])
+                    .timer(
+                        n,
+                        timer,
+                        *pos,
+                        &[TimerKind::Duration, TimerKind::Date, TimerKind::Cycle],
+                    )
                     .map(|t| ElementKind::StartEvent(Trigger::Timer(t))),
                 EventDefinition::Message { pos, .. } | EventDefinition::Timer { pos, .. } => {
                     self.problem(*pos, id, "Expected a none start event inside an embedded subprocess, but found a start event with an event definition".into());
                     None
                 }
                 other => {
-                    self.unsupported(n, &format!("a start event with {}", event_name(other)), event_pos(other, n.pos));
+                    self.unsupported(
+                        n,
+                        &format!("a start event with {}", event_name(other)),
+                        event_pos(other, n.pos),
+                    );
                     None
                 }
             },
             NodeKind::EndEvent { event } => match event {
                 EventDefinition::None => Some(ElementKind::EndEvent(EndKind::None)),
-                EventDefinition::Terminate { .. } => Some(ElementKind::EndEvent(EndKind::Terminate)),
+                EventDefinition::Terminate { .. } => {
+                    Some(ElementKind::EndEvent(EndKind::Terminate))
+                }
                 EventDefinition::Error { error_ref, pos } => self
                     .error_code(n, error_ref.as_deref(), *pos, true)
-                    .map(|code| ElementKind::EndEvent(EndKind::Error { code: code.unwrap_or_default() })),
+                    .map(|code| {
+                        ElementKind::EndEvent(EndKind::Error {
+                            code: code.unwrap_or_default(),
+                        })
+                    }),
                 other => {
-                    self.unsupported(n, &format!("an end event with {}", event_name(other)), event_pos(other, n.pos));
+                    self.unsupported(
+                        n,
+                        &format!("an end event with {}", event_name(other)),
+                        event_pos(other, n.pos),
+                    );
                     None
                 }
             },
             NodeKind::IntermediateThrowEvent { event } => match event {
                 EventDefinition::None => Some(ElementKind::IntermediateThrowNone),
                 other => {
-                    self.unsupported(n, &format!("an intermediate throw event with {}", event_name(other)), event_pos(other, n.pos));
+                    self.unsupported(
+                        n,
+                        &format!("an intermediate throw event with {}", event_name(other)),
+                        event_pos(other, n.pos),
+                    );
                     None
                 }
             },
@@ -415,14 +509,27 @@ impl<'a> Compiler<'a> {
                     None
                 }
                 other => {
-                    self.unsupported(n, &format!("an intermediate catch event with {}", event_name(other)), event_pos(other, n.pos));
+                    self.unsupported(
+                        n,
+                        &format!("an intermediate catch event with {}", event_name(other)),
+                        event_pos(other, n.pos),
+                    );
                     None
                 }
             },
-            NodeKind::BoundaryEvent { event, attached_to, cancel_activity } => {
+            NodeKind::BoundaryEvent {
+                event,
+                attached_to,
+                cancel_activity,
+            } => {
                 let host = match attached_to.as_deref().filter(|a| !a.is_empty()) {
                     None => {
-                        self.problem(n.pos, id, "Expected a boundary event to have an 'attachedToRef', but found none".into());
+                        self.problem(
+                            n.pos,
+                            id,
+                            "Expected a boundary event to have an 'attachedToRef', but found none"
+                                .into(),
+                        );
                         None
                     }
                     Some(a) => match index.get(a) {
@@ -433,7 +540,11 @@ impl<'a> Compiler<'a> {
                         Some(&h) => {
                             let host = h.0.checked_sub(1).and_then(|i| slots.get(i as usize));
                             match host {
-                                Some(host) if is_activity(host.node) && host.scope == slot.scope => Some(h),
+                                Some(host)
+                                    if is_activity(host.node) && host.scope == slot.scope =>
+                                {
+                                    Some(h)
+                                }
                                 Some(host) if is_activity(host.node) => {
                                     self.problem(n.pos, id, format!("Expected the boundary event to be in the same scope as the activity '{a}' it is attached to, but it is not"));
                                     None
@@ -453,7 +564,8 @@ impl<'a> Compiler<'a> {
                         } else {
                             &[TimerKind::Duration, TimerKind::Date, TimerKind::Cycle]
                         };
-                        self.timer(n, timer, *pos, kinds).map(BoundaryTrigger::Timer)
+                        self.timer(n, timer, *pos, kinds)
+                            .map(BoundaryTrigger::Timer)
                     }
                     EventDefinition::Message { message_ref, pos } => self
                         .message(n, message_ref.as_deref(), *pos, true)
@@ -466,11 +578,20 @@ impl<'a> Compiler<'a> {
                             .map(|code| BoundaryTrigger::Error { code })
                     }
                     EventDefinition::None => {
-                        self.problem(n.pos, id, "Expected a boundary event to have an event definition, but found none".into());
+                        self.problem(
+                            n.pos,
+                            id,
+                            "Expected a boundary event to have an event definition, but found none"
+                                .into(),
+                        );
                         None
                     }
                     other => {
-                        self.unsupported(n, &format!("a boundary event with {}", event_name(other)), event_pos(other, n.pos));
+                        self.unsupported(
+                            n,
+                            &format!("a boundary event with {}", event_name(other)),
+                            event_pos(other, n.pos),
+                        );
                         None
                     }
                 };
@@ -502,11 +623,17 @@ impl<'a> Compiler<'a> {
                     None
                 }
                 GatewayKind::Complex => {
-                    self.unsupported(n, "a complex gateway (Zeebe does not support it either)", n.pos);
+                    self.unsupported(
+                        n,
+                        "a complex gateway (Zeebe does not support it either)",
+                        n.pos,
+                    );
                     None
                 }
             },
-            NodeKind::SubProcess { triggered_by_event, .. } => {
+            NodeKind::SubProcess {
+                triggered_by_event, ..
+            } => {
                 if *triggered_by_event {
                     self.unsupported(n, "an event subprocess (planned)", n.pos);
                     None
@@ -516,7 +643,9 @@ impl<'a> Compiler<'a> {
             }
             NodeKind::Other => {
                 let what = match n.tag.rsplit(':').next() {
-                    Some("transaction") => "a transaction subprocess (Zeebe does not support it either)".to_owned(),
+                    Some("transaction") => {
+                        "a transaction subprocess (Zeebe does not support it either)".to_owned()
+                    }
                     Some("callActivity") => "a call activity (planned)".to_owned(),
                     _ => format!("'{}'", n.tag),
                 };
@@ -530,7 +659,9 @@ impl<'a> Compiler<'a> {
         let id = n.id.as_str();
         let z = &n.zeebe;
         match task {
-            TaskKind::Manual | TaskKind::Undefined => return Some(ElementKind::PassThrough { task }),
+            TaskKind::Manual | TaskKind::Undefined => {
+                return Some(ElementKind::PassThrough { task })
+            }
             TaskKind::Receive => {
                 return self
                     .message(n, n.message_ref.as_deref(), n.pos, true)
@@ -545,11 +676,20 @@ impl<'a> Compiler<'a> {
                     let expression = match s.expression.as_deref() {
                         Some(e) => self.expression(s.pos, id, "the script expression", e, true),
                         None => {
-                            self.problem(s.pos, id, "Expected 'zeebe:script' to have an 'expression', but found none".into());
+                            self.problem(
+                                s.pos,
+                                id,
+                                "Expected 'zeebe:script' to have an 'expression', but found none"
+                                    .into(),
+                            );
                             None
                         }
                     };
-                    let result_variable = match s.result_variable.as_deref().filter(|r| !r.is_empty()) {
+                    let result_variable = match s
+                        .result_variable
+                        .as_deref()
+                        .filter(|r| !r.is_empty())
+                    {
                         Some(r) => Some(r.to_owned()),
                         None => {
                             self.problem(s.pos, id, "Expected 'zeebe:script' to have a 'resultVariable', but found none".into());
@@ -572,14 +712,24 @@ impl<'a> Compiler<'a> {
         }
         let (job_type, retries) = match &z.task_definition {
             Some(td) => {
-                let job_type = match td.job_type.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let job_type = match td
+                    .job_type
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                {
                     Some(t) => self.feelish(td.pos, id, "the job type", t),
                     None => {
                         self.problem(td.pos, id, "Expected 'zeebe:taskDefinition' to have a non-empty 'type', but found none".into());
                         None
                     }
                 };
-                let retries_text = td.retries.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_RETRIES);
+                let retries_text = td
+                    .retries
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(DEFAULT_RETRIES);
                 let retries = self.feelish(td.pos, id, "the job retries", retries_text);
                 if let Some(Feelish::Static(r)) = &retries {
                     if r.parse::<i32>().is_err() {
@@ -614,7 +764,13 @@ impl<'a> Compiler<'a> {
                 let target = m.target.as_deref().map(str::trim).filter(|t| !t.is_empty());
                 let source = m.source.as_deref().map(str::trim).filter(|s| !s.is_empty());
                 let Some(target) = target else {
-                    this.problem(m.pos, &n.id, format!("Expected 'zeebe:{what}' to have a non-empty 'target', but found none"));
+                    this.problem(
+                        m.pos,
+                        &n.id,
+                        format!(
+                            "Expected 'zeebe:{what}' to have a non-empty 'target', but found none"
+                        ),
+                    );
                     continue;
                 };
                 if !valid_target(target) {
@@ -625,8 +781,16 @@ impl<'a> Compiler<'a> {
                     this.problem(m.pos, &n.id, format!("Expected 'zeebe:{what}' with target '{target}' to have a 'source', but found none"));
                     continue;
                 };
-                if let Some(source) = this.feelish(m.pos, &n.id, &format!("the {what} source for '{target}'"), source) {
-                    out.push(Mapping { source, target: target.to_owned() });
+                if let Some(source) = this.feelish(
+                    m.pos,
+                    &n.id,
+                    &format!("the {what} source for '{target}'"),
+                    source,
+                ) {
+                    out.push(Mapping {
+                        source,
+                        target: target.to_owned(),
+                    });
                 }
             }
             out
@@ -640,14 +804,25 @@ impl<'a> Compiler<'a> {
         let mi = n.multi_instance.as_ref()?;
         let id = n.id.as_str();
         if !is_activity(n) {
-            self.problem(mi.pos, id, format!("Expected multi-instance only on activities, but found it on {}", n.tag));
+            self.problem(
+                mi.pos,
+                id,
+                format!(
+                    "Expected multi-instance only on activities, but found it on {}",
+                    n.tag
+                ),
+            );
             return None;
         }
         let Some(l) = &n.zeebe.loop_characteristics else {
             self.problem(mi.pos, id, "Expected a multi-instance activity to have 'zeebe:loopCharacteristics' with an 'inputCollection', but found none".into());
             return None;
         };
-        let input_collection = match l.input_collection.as_deref().filter(|s| !s.trim().is_empty()) {
+        let input_collection = match l
+            .input_collection
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             Some(c) => self.expression(l.pos, id, "the inputCollection", c, false),
             None => {
                 self.problem(l.pos, id, "Expected 'zeebe:loopCharacteristics' to have an 'inputCollection', but found none".into());
@@ -655,8 +830,13 @@ impl<'a> Compiler<'a> {
             }
         };
         let output_collection = l.output_collection.clone().filter(|s| !s.trim().is_empty());
-        let output_element = match (&output_collection, l.output_element.as_deref().filter(|s| !s.trim().is_empty())) {
-            (Some(_), Some(e)) => self.expression(l.pos, id, "the outputElement", e, false).map(Some),
+        let output_element = match (
+            &output_collection,
+            l.output_element.as_deref().filter(|s| !s.trim().is_empty()),
+        ) {
+            (Some(_), Some(e)) => self
+                .expression(l.pos, id, "the outputElement", e, false)
+                .map(Some),
             (None, None) => Some(None),
             (Some(_), None) => {
                 self.problem(l.pos, id, "Expected 'outputElement' together with 'outputCollection', but found only 'outputCollection'".into());
@@ -667,10 +847,13 @@ impl<'a> Compiler<'a> {
                 None
             }
         };
-        let completion_condition = match mi.completion_condition.as_deref().filter(|s| !s.is_empty()) {
-            Some(c) => self.expression(mi.pos, id, "the completionCondition", c, true).map(Some),
-            None => Some(None),
-        };
+        let completion_condition =
+            match mi.completion_condition.as_deref().filter(|s| !s.is_empty()) {
+                Some(c) => self
+                    .expression(mi.pos, id, "the completionCondition", c, true)
+                    .map(Some),
+                None => Some(None),
+            };
         Some(MultiInstance {
             sequential: mi.sequential,
             input_collection: input_collection?,
@@ -698,13 +881,25 @@ impl<'a> Compiler<'a> {
             let node = slots[i - 1].node;
             let is_start = matches!(node.kind, NodeKind::StartEvent { .. });
             if is_start && !el.incoming.is_empty() {
-                self.problem(node.pos, &el.id, "Expected a start event to have no incoming sequence flow, but found one".into());
+                self.problem(
+                    node.pos,
+                    &el.id,
+                    "Expected a start event to have no incoming sequence flow, but found one"
+                        .into(),
+                );
             }
-            let Some(s) = starts.get_mut(&scope) else { continue };
+            let Some(s) = starts.get_mut(&scope) else {
+                continue;
+            };
             match &el.kind {
                 ElementKind::StartEvent(Trigger::None) => {
                     if !none_seen.insert(scope) {
-                        self.problems.push(Problem::at(node.pos, Some(&el.id), "Expected at most one none start event per scope, but found another".into()));
+                        self.problems.push(Problem::at(
+                            node.pos,
+                            Some(&el.id),
+                            "Expected at most one none start event per scope, but found another"
+                                .into(),
+                        ));
                     }
                     s.none_start = Some(idx);
                 }
@@ -714,7 +909,12 @@ impl<'a> Compiler<'a> {
             }
             match &el.kind {
                 ElementKind::EndEvent(_) if !el.outgoing.is_empty() => {
-                    self.problem(node.pos, &el.id, "Expected an end event to have no outgoing sequence flow, but found one".into());
+                    self.problem(
+                        node.pos,
+                        &el.id,
+                        "Expected an end event to have no outgoing sequence flow, but found one"
+                            .into(),
+                    );
                 }
                 ElementKind::Boundary(_) => {
                     if !el.incoming.is_empty() {
@@ -745,7 +945,8 @@ impl<'a> Compiler<'a> {
                     }
                     for f in &el.outgoing {
                         let target = &g.elements[g.flows[f.0 as usize].target.0 as usize];
-                        let ok = matches!(target.kind, ElementKind::IntermediateCatch(_)) && target.incoming.len() == 1;
+                        let ok = matches!(target.kind, ElementKind::IntermediateCatch(_))
+                            && target.incoming.len() == 1;
                         if !ok {
                             self.problem(node.pos, &el.id, format!("Expected every flow of an event-based gateway to lead to an intermediate message or timer catch event with only that incoming flow, but '{}' is not one", target.id));
                         }
@@ -756,8 +957,17 @@ impl<'a> Compiler<'a> {
         }
         // Conditions are only evaluated on flows leaving exclusive gateways.
         for f in &g.flows {
-            if f.condition.is_some() && !matches!(g.elements[f.source.0 as usize].kind, ElementKind::ExclusiveGateway { .. }) {
-                let pos = all_flows(&p.scope).iter().find(|m| m.id == f.id).map(|m| m.pos).unwrap_or_default();
+            if f.condition.is_some()
+                && !matches!(
+                    g.elements[f.source.0 as usize].kind,
+                    ElementKind::ExclusiveGateway { .. }
+                )
+            {
+                let pos = all_flows(&p.scope)
+                    .iter()
+                    .find(|m| m.id == f.id)
+                    .map(|m| m.pos)
+                    .unwrap_or_default();
                 self.problem(pos, &f.id, format!("Expected a condition only on a sequence flow leaving an exclusive gateway, but '{}' leaves '{}'", f.id, g.elements[f.source.0 as usize].id));
             }
         }
@@ -766,7 +976,11 @@ impl<'a> Compiler<'a> {
             let mut codes: HashSet<Option<&str>> = HashSet::new();
             for b in &el.boundaries {
                 let be = &g.elements[b.0 as usize];
-                if let ElementKind::Boundary(Boundary { trigger: BoundaryTrigger::Error { code }, .. }) = &be.kind {
+                if let ElementKind::Boundary(Boundary {
+                    trigger: BoundaryTrigger::Error { code },
+                    ..
+                }) = &be.kind
+                {
                     if !codes.insert(code.as_deref()) {
                         let pos = slots[b.0 as usize - 1].node.pos;
                         self.problem(pos, &be.id, format!("Expected at most one error boundary event per error code on '{}', but found another for {}", el.id, code.as_deref().map(|c| format!("code '{c}'")).unwrap_or_else(|| "every error".into())));
@@ -776,8 +990,15 @@ impl<'a> Compiler<'a> {
         }
         // Scopes' start events.
         let root_starts = starts.get(&ProcessGraph::ROOT).cloned().unwrap_or_default();
-        if root_starts.none_start.is_none() && root_starts.message_starts.is_empty() && root_starts.timer_starts.is_empty() {
-            self.problems.push(Problem::at(p.pos, Some(&p.id), "Expected a process to have at least one start event, but found none".into()));
+        if root_starts.none_start.is_none()
+            && root_starts.message_starts.is_empty()
+            && root_starts.timer_starts.is_empty()
+        {
+            self.problems.push(Problem::at(
+                p.pos,
+                Some(&p.id),
+                "Expected a process to have at least one start event, but found none".into(),
+            ));
         }
         for (idx, s) in starts {
             if idx != ProcessGraph::ROOT && s.none_start.is_none() {

@@ -194,7 +194,9 @@ pub enum BoundaryTrigger {
     Timer(TimerRef),
     Message(MessageRef),
     /// `None` catches every error.
-    Error { code: Option<String> },
+    Error {
+        code: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

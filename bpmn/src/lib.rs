@@ -11,10 +11,13 @@
 pub mod feel;
 pub mod timer;
 
+pub mod compile;
+pub mod graph;
 pub mod model;
 mod parse;
 mod xml;
 
+pub use graph::{ElementIdx, FlowIdx, ProcessGraph};
 pub use model::Pos;
 
 /// One problem found in a BPMN file, located at an element.
@@ -64,6 +67,13 @@ fn render_problems(resource: &str, problems: &[Problem]) -> String {
     out
 }
 
+/// A parsed and validated resource: its model (with the diagram) and its executable processes.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub definitions: model::Definitions,
+    pub processes: Vec<ProcessGraph>,
+}
+
 /// Reads a BPMN file into its typed model, without validating it.
 pub fn read(resource: &str, xml: &str) -> Result<model::Definitions, Error> {
     let mut problems = Vec::new();
@@ -94,3 +104,22 @@ fn invalid(resource: &str, mut problems: Vec<Problem>) -> Error {
     }
 }
 
+/// Parses, validates and compiles a BPMN resource. Pure and deterministic.
+///
+/// `resource` is the file name used in messages. On failure every problem of the file is reported at once.
+pub fn compile(resource: &str, xml: &str) -> Result<Compiled, Error> {
+    let mut problems = Vec::new();
+    let definitions = read_into(xml, &mut problems);
+    if !problems.is_empty() {
+        return Err(invalid(resource, problems));
+    }
+    let processes = compile::compile(&definitions, &mut problems);
+    if problems.is_empty() {
+        Ok(Compiled {
+            definitions,
+            processes,
+        })
+    } else {
+        Err(invalid(resource, problems))
+    }
+}

@@ -182,12 +182,7 @@ pub enum EventDefinition {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TimerKind {
-    Duration,
-    Date,
-    Cycle,
-}
+pub use crate::timer::TimerKind;
 
 #[derive(Debug, Clone)]
 pub struct TimerDef {

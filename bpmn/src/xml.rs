@@ -119,7 +119,10 @@ impl LineIndex {
         };
         let start = self.starts[line];
         let end = offset.min(text.len());
-        let column = text.get(start..end).map_or(end - start, |s| s.chars().count()) + 1;
+        let column = text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count())
+            + 1;
         Pos {
             line: line as u32 + 1,
             column: column as u32,
@@ -143,13 +146,13 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
         let event = reader.read_event().map_err(|e| err(&reader, &e))?;
         match event {
             Event::Start(start) => {
-                let node = open(&reader, &start, index.pos(text, offset))
-                    .map_err(|e| err(&reader, &e))?;
+                let node =
+                    open(&reader, &start, index.pos(text, offset)).map_err(|e| err(&reader, &e))?;
                 stack.push(node);
             }
             Event::Empty(start) => {
-                let node = open(&reader, &start, index.pos(text, offset))
-                    .map_err(|e| err(&reader, &e))?;
+                let node =
+                    open(&reader, &start, index.pos(text, offset)).map_err(|e| err(&reader, &e))?;
                 attach(&mut stack, &mut root, node);
             }
             Event::End(_) => {
@@ -280,6 +283,10 @@ mod tests {
     fn syntax_errors_are_located() {
         let err = parse("<a>\n  <b></c>\n</a>").unwrap_err();
         assert_eq!(err.pos.line, 2);
-        assert!(err.message.starts_with("Expected well-formed XML"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Expected well-formed XML"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -10,7 +10,10 @@ use crate::key::Key;
 pub enum ProcessSelector {
     Key(Key),
     /// `version == -1` means the latest version.
-    Id { bpmn_process_id: String, version: i32 },
+    Id {
+        bpmn_process_id: String,
+        version: i32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

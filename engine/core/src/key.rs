@@ -8,7 +8,9 @@ pub const PARTITION_ID: i64 = 1;
 const PARTITION_BITS: u32 = 51;
 
 /// A record key: process definitions, element instances, jobs, incidents, messages, timers, variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub struct Key(pub i64);
 
 impl Key {

@@ -81,7 +81,12 @@ fn try_activation(p: &mut Processor, key: Key) -> Result<(), Failure> {
     activate_kind(p, key, &graph, ElementIdx(inst.at.element))
 }
 
-fn activate_kind(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, idx: ElementIdx) -> Result<(), Failure> {
+fn activate_kind(
+    p: &mut Processor,
+    key: Key,
+    graph: &Arc<ProcessGraph>,
+    idx: ElementIdx,
+) -> Result<(), Failure> {
     let el = graph.element(idx);
     match &el.kind {
         ElementKind::Process(starts) | ElementKind::SubProcess(starts) => {
@@ -108,7 +113,8 @@ fn activate_kind(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, idx: El
         ElementKind::EndEvent(EndKind::Error { code }) => {
             errors::throw(p, key, code, "", &Json::null())?;
         }
-        ElementKind::IntermediateCatch(Trigger::Message(m)) | ElementKind::ReceiveTask { message: m } => {
+        ElementKind::IntermediateCatch(Trigger::Message(m))
+        | ElementKind::ReceiveTask { message: m } => {
             let m = m.clone();
             messages::open(p, key, key, idx, &m, true)?;
             p.write(Event::ElementActivated { key });
@@ -127,7 +133,10 @@ fn activate_kind(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, idx: El
             jobs::create(p, key, graph, idx, &job)?;
             p.write(Event::ElementActivated { key });
         }
-        ElementKind::ScriptFeel { expression, result_variable } => {
+        ElementKind::ScriptFeel {
+            expression,
+            result_variable,
+        } => {
             let value = feel::eval(p, key, expression, IncidentKind::ExtractValueError)?;
             let mut doc = serde_json::Map::new();
             doc.insert(result_variable.clone(), value);
@@ -226,7 +235,12 @@ pub(crate) fn continue_completion(p: &mut Processor, key: Key) {
 }
 
 /// Closes what the instance held, writes `ElementCompleted` and moves the token on.
-fn finish_completion(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, chosen: Option<apsis_bpmn::FlowIdx>) {
+fn finish_completion(
+    p: &mut Processor,
+    key: Key,
+    graph: &Arc<ProcessGraph>,
+    chosen: Option<apsis_bpmn::FlowIdx>,
+) {
     let Some(inst) = p.state.instance(key).cloned() else {
         return;
     };
@@ -256,7 +270,11 @@ fn finish_completion(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, cho
     }
     if let ElementKind::EndEvent(EndKind::Terminate) = el.kind {
         p.write(Event::FlowScopeInterrupted { key: scope });
-        let siblings = p.state.instance(scope).map(|s| s.children.clone()).unwrap_or_default();
+        let siblings = p
+            .state
+            .instance(scope)
+            .map(|s| s.children.clone())
+            .unwrap_or_default();
         for child in siblings {
             p.push(Step::Terminate { key: child });
         }
@@ -274,7 +292,12 @@ fn finish_completion(p: &mut Processor, key: Key, graph: &Arc<ProcessGraph>, cho
 }
 
 /// Takes a sequence flow: a token travels to its target, or waits at a parallel join for its siblings.
-pub(crate) fn take_flow(p: &mut Processor, scope: Key, graph: &ProcessGraph, flow: apsis_bpmn::FlowIdx) {
+pub(crate) fn take_flow(
+    p: &mut Processor,
+    scope: Key,
+    graph: &ProcessGraph,
+    flow: apsis_bpmn::FlowIdx,
+) {
     let key = p.new_key();
     p.write(Event::SequenceFlowTaken {
         key,
@@ -320,7 +343,11 @@ pub(crate) fn terminate(p: &mut Processor, key: Key) {
     if let Some(incident) = p.state.incidents.by_element.get(&key).copied() {
         p.write(Event::IncidentResolved { key: incident });
     }
-    let children = p.state.instance(key).map(|i| i.children.clone()).unwrap_or_default();
+    let children = p
+        .state
+        .instance(key)
+        .map(|i| i.children.clone())
+        .unwrap_or_default();
     if children.is_empty() {
         finish_termination(p, key);
     } else {
@@ -369,7 +396,9 @@ pub(crate) fn child_ended(p: &mut Processor, scope: Key) {
     }
     match inst.state {
         Lifecycle::Terminating => finish_termination(p, scope),
-        Lifecycle::Activated if inst.multi_instance.is_some() => super::multi::child_ended(p, scope),
+        Lifecycle::Activated if inst.multi_instance.is_some() => {
+            super::multi::child_ended(p, scope)
+        }
         Lifecycle::Activated if inst.tokens == 0 => complete(p, scope),
         _ => {}
     }
@@ -393,9 +422,17 @@ pub(crate) fn resume(p: &mut Processor, key: Key) {
     }
 }
 
-pub(crate) fn instance_and_graph(p: &Processor, key: Key) -> Option<(Arc<ProcessGraph>, ElementInstance)> {
+pub(crate) fn instance_and_graph(
+    p: &Processor,
+    key: Key,
+) -> Option<(Arc<ProcessGraph>, ElementInstance)> {
     let inst = p.state.instance(key)?.clone();
-    let graph = p.state.deployments.get(inst.at.process_definition_key)?.graph().clone();
+    let graph = p
+        .state
+        .deployments
+        .get(inst.at.process_definition_key)?
+        .graph()
+        .clone();
     Some((graph, inst))
 }
 
@@ -408,7 +445,10 @@ pub(crate) fn is_inner_instance(p: &Processor, inst: &ElementInstance) -> bool {
 }
 
 fn gone() -> Failure {
-    Failure::new(IncidentKind::Unknown, "Expected the element instance to exist, but it is gone")
+    Failure::new(
+        IncidentKind::Unknown,
+        "Expected the element instance to exist, but it is gone",
+    )
 }
 
 /// An awaited event happened for `owner` (message or timer): complete the catch event or receive task, run the
@@ -453,7 +493,12 @@ pub(crate) fn trigger(p: &mut Processor, owner: Key, target: ElementIdx, payload
                 return;
             }
             let owner_el = graph.element(ElementIdx(inst.at.element));
-            let Some(flow) = owner_el.outgoing.iter().copied().find(|f| graph.flow(*f).target == target) else {
+            let Some(flow) = owner_el
+                .outgoing
+                .iter()
+                .copied()
+                .find(|f| graph.flow(*f).target == target)
+            else {
                 return;
             };
             p.write(Event::ElementCompleting { key: owner });

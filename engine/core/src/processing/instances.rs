@@ -9,7 +9,12 @@ use crate::json::Json;
 use crate::key::Key;
 
 /// Activates a new process instance's root scope with `variables`; returns its key.
-fn activate_root(p: &mut Processor, def_key: Key, variables: Option<&Json>, await_result: bool) -> Key {
+fn activate_root(
+    p: &mut Processor,
+    def_key: Key,
+    variables: Option<&Json>,
+    await_result: bool,
+) -> Key {
     let key = p.new_key();
     p.write(Event::ElementActivating {
         key,
@@ -34,7 +39,12 @@ fn activate_root(p: &mut Processor, def_key: Key, variables: Option<&Json>, awai
 }
 
 /// Starts an instance at a given start event (message or timer start); the event's variables go to the root scope.
-pub(crate) fn start_at(p: &mut Processor, def_key: Key, start: ElementIdx, variables: Option<Json>) -> Key {
+pub(crate) fn start_at(
+    p: &mut Processor,
+    def_key: Key,
+    start: ElementIdx,
+    variables: Option<Json>,
+) -> Key {
     let key = activate_root(p, def_key, variables.as_ref(), false);
     p.push(Step::Activate {
         scope: key,
@@ -46,12 +56,23 @@ pub(crate) fn start_at(p: &mut Processor, def_key: Key, start: ElementIdx, varia
     key
 }
 
-pub(crate) fn create(p: &mut Processor, process: &ProcessSelector, variables: &Json, await_result: bool) -> Rejected<Response> {
+pub(crate) fn create(
+    p: &mut Processor,
+    process: &ProcessSelector,
+    variables: &Json,
+    await_result: bool,
+) -> Rejected<Response> {
     let def = match process {
         ProcessSelector::Key(k) => p.state.deployments.get(*k).ok_or_else(|| {
-            Rejection::new(RejectionKind::NotFound, format!("Expected to find process definition with key '{k}', but none found"))
+            Rejection::new(
+                RejectionKind::NotFound,
+                format!("Expected to find process definition with key '{k}', but none found"),
+            )
         })?,
-        ProcessSelector::Id { bpmn_process_id, version } => {
+        ProcessSelector::Id {
+            bpmn_process_id,
+            version,
+        } => {
             let found = if *version < 0 {
                 p.state.deployments.latest(bpmn_process_id)
             } else {
@@ -66,7 +87,10 @@ pub(crate) fn create(p: &mut Processor, process: &ProcessSelector, variables: &J
             })?
         }
     };
-    if !matches!(variables.0, serde_json::Value::Object(_) | serde_json::Value::Null) {
+    if !matches!(
+        variables.0,
+        serde_json::Value::Object(_) | serde_json::Value::Null
+    ) {
         return Err(Rejection::new(
             RejectionKind::InvalidArgument,
             "Expected to create an instance with variables that are a JSON object, but they are not".to_owned(),
@@ -96,7 +120,10 @@ pub(crate) fn create(p: &mut Processor, process: &ProcessSelector, variables: &J
 }
 
 pub(crate) fn cancel(p: &mut Processor, key: Key) -> Rejected<Response> {
-    let is_root = p.state.instance(key).is_some_and(|i| i.at.flow_scope_key.is_none());
+    let is_root = p
+        .state
+        .instance(key)
+        .is_some_and(|i| i.at.flow_scope_key.is_none());
     if !is_root {
         return Err(Rejection::new(
             RejectionKind::NotFound,

@@ -11,23 +11,35 @@ use crate::json::Json;
 use crate::key::Key;
 use crate::state::JobState;
 
-pub(crate) fn create(p: &mut Processor, key: Key, graph: &ProcessGraph, idx: ElementIdx, job: &JobDefinition) -> Result<(), Failure> {
+pub(crate) fn create(
+    p: &mut Processor,
+    key: Key,
+    graph: &ProcessGraph,
+    idx: ElementIdx,
+    job: &JobDefinition,
+) -> Result<(), Failure> {
     let job_type = feel::eval_string(p, key, &job.job_type, "the job type")?;
-    let retries = match feel::eval_feelish(p, key, &job.retries, IncidentKind::ExtractValueError)? {
-        Value::Number(n) if n.as_i64().is_some() => n.as_i64().unwrap_or(0) as i32,
-        Value::String(s) if s.trim().parse::<i32>().is_ok() => s.trim().parse().unwrap_or(0),
-        other => {
-            return Err(Failure::new(
+    let retries =
+        match feel::eval_feelish(p, key, &job.retries, IncidentKind::ExtractValueError)? {
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64().unwrap_or(0) as i32,
+            Value::String(s) if s.trim().parse::<i32>().is_ok() => s.trim().parse().unwrap_or(0),
+            other => return Err(Failure::new(
                 IncidentKind::ExtractValueError,
-                format!("Expected the job retries to be a number, but the expression '{}' returned {}", feel::source(&job.retries), feel::type_name(&other)),
-            ))
-        }
-    };
+                format!(
+                    "Expected the job retries to be a number, but the expression '{}' returned {}",
+                    feel::source(&job.retries),
+                    feel::type_name(&other)
+                ),
+            )),
+        };
     let mut headers = Map::new();
     for (k, v) in &job.headers {
         headers.insert(k.clone(), Value::String(v.clone()));
     }
-    let inst = p.state.instance(key).ok_or_else(|| Failure::new(IncidentKind::Unknown, "element instance gone"))?;
+    let inst = p
+        .state
+        .instance(key)
+        .ok_or_else(|| Failure::new(IncidentKind::Unknown, "element instance gone"))?;
     let record = JobRecord {
         job_type: job_type.clone(),
         retries,
@@ -39,13 +51,19 @@ pub(crate) fn create(p: &mut Processor, key: Key, graph: &ProcessGraph, idx: Ele
     };
     let _ = graph;
     let job_key = p.new_key();
-    p.write(Event::JobCreated { key: job_key, job: record });
+    p.write(Event::JobCreated {
+        key: job_key,
+        job: record,
+    });
     p.effect(Effect::JobsAvailable { job_type });
     Ok(())
 }
 
 fn not_found(action: &str, key: Key) -> Rejection {
-    Rejection::new(RejectionKind::NotFound, format!("Expected to {action} job with key '{key}', but no such job was found"))
+    Rejection::new(
+        RejectionKind::NotFound,
+        format!("Expected to {action} job with key '{key}', but no such job was found"),
+    )
 }
 
 fn state_name(s: JobState) -> &'static str {
@@ -57,7 +75,14 @@ fn state_name(s: JobState) -> &'static str {
     }
 }
 
-pub(crate) fn activate_batch(p: &mut Processor, job_type: &str, worker: &str, timeout_ms: i64, max: i32, fetch: &[String]) -> Rejected<Response> {
+pub(crate) fn activate_batch(
+    p: &mut Processor,
+    job_type: &str,
+    worker: &str,
+    timeout_ms: i64,
+    max: i32,
+    fetch: &[String],
+) -> Rejected<Response> {
     let keys: Vec<Key> = p
         .state
         .jobs
@@ -68,10 +93,16 @@ pub(crate) fn activate_batch(p: &mut Processor, job_type: &str, worker: &str, ti
     let mut jobs = Vec::with_capacity(keys.len());
     for key in keys {
         let deadline = p.now + timeout_ms;
-        p.write(Event::JobActivated { key, worker: worker.to_owned(), deadline });
+        p.write(Event::JobActivated {
+            key,
+            worker: worker.to_owned(),
+            deadline,
+        });
         jobs.push(activated_job(p, key, fetch));
     }
-    Ok(Response::JobsActivated { jobs: jobs.into_iter().flatten().collect() })
+    Ok(Response::JobsActivated {
+        jobs: jobs.into_iter().flatten().collect(),
+    })
 }
 
 /// The job as a worker receives it, with the variables visible from its element instance.
@@ -109,11 +140,18 @@ pub(crate) fn activated_job(p: &Processor, key: Key, fetch: &[String]) -> Option
 }
 
 pub(crate) fn complete(p: &mut Processor, key: Key, variables: &Json) -> Rejected<Response> {
-    let job = p.state.jobs.get(key).ok_or_else(|| not_found("complete", key))?;
+    let job = p
+        .state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("complete", key))?;
     if !matches!(job.state, JobState::Activatable | JobState::Activated) {
         return Err(Rejection::new(
             RejectionKind::InvalidState,
-            format!("Expected to complete job with key '{key}', but it is in state '{}'", state_name(job.state)),
+            format!(
+                "Expected to complete job with key '{key}', but it is in state '{}'",
+                state_name(job.state)
+            ),
         ));
     }
     let element = job.record.element_instance_key;
@@ -126,21 +164,52 @@ pub(crate) fn complete(p: &mut Processor, key: Key, variables: &Json) -> Rejecte
     Ok(Response::JobCompleted)
 }
 
-pub(crate) fn fail(p: &mut Processor, key: Key, retries: i32, message: &str, backoff_ms: i64, variables: &Json) -> Rejected<Response> {
-    let job = p.state.jobs.get(key).ok_or_else(|| not_found("fail", key))?;
+pub(crate) fn fail(
+    p: &mut Processor,
+    key: Key,
+    retries: i32,
+    message: &str,
+    backoff_ms: i64,
+    variables: &Json,
+) -> Rejected<Response> {
+    let job = p
+        .state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("fail", key))?;
     if job.state != JobState::Activated {
-        let why = if job.state == JobState::Activatable { "it is not activated".to_owned() } else { format!("it is in state '{}'", state_name(job.state)) };
-        return Err(Rejection::new(RejectionKind::InvalidState, format!("Expected to fail job with key '{key}', but {why}")));
+        let why = if job.state == JobState::Activatable {
+            "it is not activated".to_owned()
+        } else {
+            format!("it is in state '{}'", state_name(job.state))
+        };
+        return Err(Rejection::new(
+            RejectionKind::InvalidState,
+            format!("Expected to fail job with key '{key}', but {why}"),
+        ));
     }
     let element = job.record.element_instance_key;
     let job_type = job.record.job_type.clone();
-    let backoff_until = if retries > 0 && backoff_ms > 0 { p.now + backoff_ms } else { 0 };
-    p.write(Event::JobFailed { key, retries, error_message: message.to_owned(), backoff_until });
+    let backoff_until = if retries > 0 && backoff_ms > 0 {
+        p.now + backoff_ms
+    } else {
+        0
+    };
+    p.write(Event::JobFailed {
+        key,
+        retries,
+        error_message: message.to_owned(),
+        backoff_until,
+    });
     if let Some(doc) = variables.as_object() {
         variables::merge_document(p, element, doc, true);
     }
     if retries <= 0 {
-        let text = if message.is_empty() { "No more retries left.".to_owned() } else { message.to_owned() };
+        let text = if message.is_empty() {
+            "No more retries left.".to_owned()
+        } else {
+            message.to_owned()
+        };
         p.raise_incident(element, Failure::new(IncidentKind::JobNoRetries, text), key);
     } else if backoff_until == 0 {
         p.effect(Effect::JobsAvailable { job_type });
@@ -148,16 +217,33 @@ pub(crate) fn fail(p: &mut Processor, key: Key, retries: i32, message: &str, bac
     Ok(Response::JobFailed)
 }
 
-pub(crate) fn throw_error(p: &mut Processor, key: Key, code: &str, message: &str, variables: &Json) -> Rejected<Response> {
-    let job = p.state.jobs.get(key).ok_or_else(|| not_found("throw an error for", key))?;
+pub(crate) fn throw_error(
+    p: &mut Processor,
+    key: Key,
+    code: &str,
+    message: &str,
+    variables: &Json,
+) -> Rejected<Response> {
+    let job = p
+        .state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("throw an error for", key))?;
     if !matches!(job.state, JobState::Activatable | JobState::Activated) {
         return Err(Rejection::new(
             RejectionKind::InvalidState,
-            format!("Expected to throw an error for job with key '{key}', but it is in state '{}'", state_name(job.state)),
+            format!(
+                "Expected to throw an error for job with key '{key}', but it is in state '{}'",
+                state_name(job.state)
+            ),
         ));
     }
     let element = job.record.element_instance_key;
-    p.write(Event::JobErrorThrown { key, error_code: code.to_owned(), error_message: message.to_owned() });
+    p.write(Event::JobErrorThrown {
+        key,
+        error_code: code.to_owned(),
+        error_message: message.to_owned(),
+    });
     if let Err(f) = errors::throw(p, element, code, message, variables) {
         p.raise_incident(element, f, key);
     }
@@ -165,42 +251,69 @@ pub(crate) fn throw_error(p: &mut Processor, key: Key, code: &str, message: &str
 }
 
 pub(crate) fn update_retries(p: &mut Processor, key: Key, retries: i32) -> Rejected<Response> {
-    p.state.jobs.get(key).ok_or_else(|| not_found("update retries of", key))?;
+    p.state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("update retries of", key))?;
     p.write(Event::JobRetriesUpdated { key, retries });
     Ok(Response::JobRetriesUpdated)
 }
 
 pub(crate) fn update_timeout(p: &mut Processor, key: Key, timeout_ms: i64) -> Rejected<Response> {
-    let job = p.state.jobs.get(key).ok_or_else(|| not_found("update the timeout of", key))?;
+    let job = p
+        .state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("update the timeout of", key))?;
     if job.state != JobState::Activated {
         return Err(Rejection::new(
             RejectionKind::InvalidState,
-            format!("Expected to update the timeout of job with key '{key}', but it is in state '{}'", state_name(job.state)),
+            format!(
+                "Expected to update the timeout of job with key '{key}', but it is in state '{}'",
+                state_name(job.state)
+            ),
         ));
     }
-    p.write(Event::JobTimeoutUpdated { key, deadline: p.now + timeout_ms });
+    p.write(Event::JobTimeoutUpdated {
+        key,
+        deadline: p.now + timeout_ms,
+    });
     Ok(Response::JobTimeoutUpdated)
 }
 
 /// Job deadlines and retry backoffs that are due.
 pub(crate) fn tick(p: &mut Processor, budget: &mut usize) {
     while *budget > 0 {
-        let Some(&(deadline, key)) = p.state.jobs.deadlines.first() else { break };
+        let Some(&(deadline, key)) = p.state.jobs.deadlines.first() else {
+            break;
+        };
         if deadline > p.now {
             break;
         }
         *budget -= 1;
-        let job_type = p.state.jobs.get(key).map(|j| j.record.job_type.clone()).unwrap_or_default();
+        let job_type = p
+            .state
+            .jobs
+            .get(key)
+            .map(|j| j.record.job_type.clone())
+            .unwrap_or_default();
         p.write(Event::JobTimedOut { key });
         p.effect(Effect::JobsAvailable { job_type });
     }
     while *budget > 0 {
-        let Some(&(until, key)) = p.state.jobs.backoffs.first() else { break };
+        let Some(&(until, key)) = p.state.jobs.backoffs.first() else {
+            break;
+        };
         if until > p.now {
             break;
         }
         *budget -= 1;
-        let job_type = p.state.jobs.get(key).map(|j| j.record.job_type.clone()).unwrap_or_default();
+        let job_type = p
+            .state
+            .jobs
+            .get(key)
+            .map(|j| j.record.job_type.clone())
+            .unwrap_or_default();
         p.write(Event::JobRecurred { key });
         p.effect(Effect::JobsAvailable { job_type });
     }

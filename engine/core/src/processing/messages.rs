@@ -4,21 +4,35 @@
 use apsis_bpmn::graph::{BoundaryTrigger, ElementKind, MessageRef, Trigger};
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 
-use super::{bpmn, feel, instances, Failure, Processor, Rejected};
+use super::{bpmn, feel, instances, Failure, Processor, Rejected, Step};
 use crate::command::{Rejection, RejectionKind, Response};
 use crate::event::{Event, MessageRecord, SubscriptionRecord};
 use crate::json::Json;
 use crate::key::Key;
 
 /// Opens a subscription for `owner` that triggers `target`, and correlates a buffered message at once if one waits.
-pub(crate) fn open(p: &mut Processor, owner: Key, eval_scope: Key, target: ElementIdx, m: &MessageRef, interrupting: bool) -> Result<(), Failure> {
+pub(crate) fn open(
+    p: &mut Processor,
+    owner: Key,
+    eval_scope: Key,
+    target: ElementIdx,
+    m: &MessageRef,
+    interrupting: bool,
+) -> Result<(), Failure> {
     let name = feel::eval_string(p, eval_scope, &m.name, "the message name")?;
     let correlation_key = match &m.correlation_key {
         Some(k) => feel::eval_string(p, eval_scope, k, "the correlation key")?,
         None => String::new(),
     };
-    let inst = p.state.instance(owner).cloned().ok_or_else(|| Failure::new(crate::event::IncidentKind::Unknown, "element instance gone"))?;
-    let bpmn_process_id = p.state.deployments.get(inst.at.process_definition_key).map(|d| d.bpmn_process_id.clone()).unwrap_or_default();
+    let inst = p.state.instance(owner).cloned().ok_or_else(|| {
+        Failure::new(crate::event::IncidentKind::Unknown, "element instance gone")
+    })?;
+    let bpmn_process_id = p
+        .state
+        .deployments
+        .get(inst.at.process_definition_key)
+        .map(|d| d.bpmn_process_id.clone())
+        .unwrap_or_default();
     let key = p.new_key();
     p.write(Event::SubscriptionCreated {
         key,
@@ -34,18 +48,35 @@ pub(crate) fn open(p: &mut Processor, owner: Key, eval_scope: Key, target: Eleme
         },
     });
     // A buffered message not yet correlated to this process id correlates now (oldest first).
-    let candidate = p.state.messages.by_name_key.get(&(name, correlation_key)).and_then(|set| {
-        set.iter().copied().find(|m| {
-            !p.state.messages.correlated.get(m).is_some_and(|ids| ids.contains(&bpmn_process_id))
-        })
-    });
-    if let Some(message_key) = candidate {
-        correlate(p, key, message_key);
+    let candidate = p
+        .state
+        .messages
+        .by_name_key
+        .get(&(name, correlation_key))
+        .and_then(|set| {
+            set.iter().copied().find(|m| {
+                !p.state
+                    .messages
+                    .correlated
+                    .get(m)
+                    .is_some_and(|ids| ids.contains(&bpmn_process_id))
+            })
+        });
+    if let Some(message) = candidate {
+        p.push(Step::Correlate {
+            subscription: key,
+            message,
+        });
     }
     Ok(())
 }
 
-pub(crate) fn open_boundaries(p: &mut Processor, owner: Key, graph: &ProcessGraph, boundaries: &[ElementIdx]) -> Result<(), Failure> {
+pub(crate) fn open_boundaries(
+    p: &mut Processor,
+    owner: Key,
+    graph: &ProcessGraph,
+    boundaries: &[ElementIdx],
+) -> Result<(), Failure> {
     for b in boundaries {
         if let ElementKind::Boundary(bd) = &graph.element(*b).kind {
             if let BoundaryTrigger::Message(m) = &bd.trigger {
@@ -58,16 +89,52 @@ pub(crate) fn open_boundaries(p: &mut Processor, owner: Key, graph: &ProcessGrap
 }
 
 pub(crate) fn close_for(p: &mut Processor, owner: Key) {
-    let keys = p.state.subscriptions.by_element.get(&owner).cloned().unwrap_or_default();
+    let keys = p
+        .state
+        .subscriptions
+        .by_element
+        .get(&owner)
+        .cloned()
+        .unwrap_or_default();
     for key in keys {
         p.write(Event::SubscriptionDeleted { key });
     }
 }
 
+/// Step `Correlate`: the subscription and the message may have changed since the step was queued.
+pub(crate) fn correlate_buffered(p: &mut Processor, subscription: Key, message: Key) {
+    let Some(sub) = p.state.subscriptions.by_key.get(&subscription) else {
+        return;
+    };
+    if !p.state.messages.by_key.contains_key(&message) {
+        return;
+    }
+    let taken = p
+        .state
+        .messages
+        .correlated
+        .get(&message)
+        .is_some_and(|ids| ids.contains(&sub.bpmn_process_id));
+    if !taken {
+        correlate(p, subscription, message);
+    }
+}
+
 fn correlate(p: &mut Processor, subscription: Key, message_key: Key) {
-    let Some(sub) = p.state.subscriptions.by_key.get(&subscription).cloned() else { return };
-    let variables = p.state.messages.by_key.get(&message_key).map(|m| m.variables.clone()).unwrap_or_else(Json::object);
-    p.write(Event::SubscriptionCorrelated { key: subscription, message_key });
+    let Some(sub) = p.state.subscriptions.by_key.get(&subscription).cloned() else {
+        return;
+    };
+    let variables = p
+        .state
+        .messages
+        .by_key
+        .get(&message_key)
+        .map(|m| m.variables.clone())
+        .unwrap_or_else(Json::object);
+    p.write(Event::SubscriptionCorrelated {
+        key: subscription,
+        message_key,
+    });
     let target = ElementIdx(sub.target_element);
     let non_interrupting_boundary = !sub.interrupting
         && bpmn::instance_and_graph(p, sub.element_instance_key)
@@ -75,14 +142,28 @@ fn correlate(p: &mut Processor, subscription: Key, message_key: Key) {
     if non_interrupting_boundary {
         // A non-interrupting boundary keeps listening.
         let key = p.new_key();
-        p.write(Event::SubscriptionCreated { key, subscription: sub.clone() });
+        p.write(Event::SubscriptionCreated {
+            key,
+            subscription: sub.clone(),
+        });
     }
     bpmn::trigger(p, sub.element_instance_key, target, variables);
 }
 
-pub(crate) fn publish(p: &mut Processor, name: &str, correlation_key: &str, ttl_ms: i64, message_id: &str, variables: &Json) -> Rejected<Response> {
+pub(crate) fn publish(
+    p: &mut Processor,
+    name: &str,
+    correlation_key: &str,
+    ttl_ms: i64,
+    message_id: &str,
+    variables: &Json,
+) -> Rejected<Response> {
     if !message_id.is_empty()
-        && p.state.messages.ids.contains_key(&(name.to_owned(), correlation_key.to_owned(), message_id.to_owned()))
+        && p.state.messages.ids.contains_key(&(
+            name.to_owned(),
+            correlation_key.to_owned(),
+            message_id.to_owned(),
+        ))
     {
         return Err(Rejection::new(
             RejectionKind::AlreadyExists,
@@ -110,7 +191,9 @@ pub(crate) fn publish(p: &mut Processor, name: &str, correlation_key: &str, ttl_
         .unwrap_or_default();
     let mut served: Vec<String> = Vec::new();
     for sub in subs {
-        let Some(s) = p.state.subscriptions.by_key.get(&sub) else { continue };
+        let Some(s) = p.state.subscriptions.by_key.get(&sub) else {
+            continue;
+        };
         if served.contains(&s.bpmn_process_id) {
             continue;
         }
@@ -131,7 +214,9 @@ pub(crate) fn publish(p: &mut Processor, name: &str, correlation_key: &str, ttl_
                 .iter()
                 .filter_map(|s| match &g.element(*s).kind {
                     ElementKind::StartEvent(Trigger::Message(m)) => match &m.name {
-                        apsis_bpmn::feel::Feelish::Static(n) if n == name => Some((d.key, d.bpmn_process_id.clone(), *s)),
+                        apsis_bpmn::feel::Feelish::Static(n) if n == name => {
+                            Some((d.key, d.bpmn_process_id.clone(), *s))
+                        }
                         _ => None,
                     },
                     _ => None,
@@ -143,7 +228,12 @@ pub(crate) fn publish(p: &mut Processor, name: &str, correlation_key: &str, ttl_
         if served.contains(&bpmn_id) {
             continue;
         }
-        if !correlation_key.is_empty() && p.state.messages.started_instances.contains_key(&(bpmn_id.clone(), correlation_key.to_owned())) {
+        if !correlation_key.is_empty()
+            && p.state
+                .messages
+                .started_instances
+                .contains_key(&(bpmn_id.clone(), correlation_key.to_owned()))
+        {
             continue;
         }
         served.push(bpmn_id);
@@ -164,7 +254,9 @@ pub(crate) fn publish(p: &mut Processor, name: &str, correlation_key: &str, ttl_
 /// Buffered messages whose TTL ran out.
 pub(crate) fn tick(p: &mut Processor, budget: &mut usize) {
     while *budget > 0 {
-        let Some(&(deadline, key)) = p.state.messages.deadlines.first() else { break };
+        let Some(&(deadline, key)) = p.state.messages.deadlines.first() else {
+            break;
+        };
         if deadline > p.now {
             break;
         }

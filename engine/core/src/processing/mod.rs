@@ -9,17 +9,15 @@ mod bpmn;
 mod commands;
 mod errors;
 mod feel;
-mod jobs;
 mod instances;
+mod jobs;
 mod messages;
 mod multi;
 mod timers;
 mod variables;
 
+use apsis_bpmn::ElementIdx;
 use std::collections::VecDeque;
-use std::sync::Arc;
-
-use apsis_bpmn::{ElementIdx, FlowIdx, ProcessGraph};
 
 use crate::command::{Command, Effect, Outcome, Rejection};
 use crate::event::{Event, IncidentKind, IncidentRecord};
@@ -90,6 +88,11 @@ pub(crate) enum Step {
     Terminate {
         key: Key,
     },
+    /// Correlate a buffered message to a subscription that was just opened (run after the opening finished).
+    Correlate {
+        subscription: Key,
+        message: Key,
+    },
     /// A child of `scope` ended: complete or finish terminating the scope if nothing is left in it.
     ChildEnded {
         scope: Key,
@@ -146,15 +149,24 @@ impl<'s> Processor<'s> {
             self.steps += 1;
             if self.steps > MAX_STEPS_PER_COMMAND {
                 self.stop_runaway(step);
-                continue;
+                self.queue.clear();
+                return;
             }
             match step {
-                Step::Activate { scope, element, via_flow, locals, payload } => {
-                    bpmn::activate(self, scope, element, via_flow, locals, payload)
-                }
+                Step::Activate {
+                    scope,
+                    element,
+                    via_flow,
+                    locals,
+                    payload,
+                } => bpmn::activate(self, scope, element, via_flow, locals, payload),
                 Step::Complete { key } => bpmn::complete(self, key),
                 Step::Terminate { key } => bpmn::terminate(self, key),
                 Step::ChildEnded { scope } => bpmn::child_ended(self, scope),
+                Step::Correlate {
+                    subscription,
+                    message,
+                } => messages::correlate_buffered(self, subscription, message),
             }
         }
     }
@@ -164,8 +176,15 @@ impl<'s> Processor<'s> {
         let key = match step {
             Step::Activate { scope, .. } | Step::ChildEnded { scope } => scope,
             Step::Complete { key } | Step::Terminate { key } => key,
+            Step::Correlate { subscription, .. } => {
+                match self.state.subscriptions.by_key.get(&subscription) {
+                    Some(s) => s.element_instance_key,
+                    None => return,
+                }
+            }
         };
-        if self.state.incidents.by_element.contains_key(&key) || self.state.instance(key).is_none() {
+        if self.state.incidents.by_element.contains_key(&key) || self.state.instance(key).is_none()
+        {
             return;
         }
         self.raise_incident(
@@ -176,12 +195,6 @@ impl<'s> Processor<'s> {
             ),
             Key::NONE,
         );
-    }
-
-    /// The compiled graph of an element instance's process.
-    pub fn graph_of(&self, instance: Key) -> Option<Arc<ProcessGraph>> {
-        let i = self.state.instance(instance)?;
-        Some(self.state.deployments.get(i.at.process_definition_key)?.graph().clone())
     }
 
     pub fn raise_incident(&mut self, element_instance_key: Key, failure: Failure, job_key: Key) {
@@ -197,11 +210,6 @@ impl<'s> Processor<'s> {
         };
         let key = self.new_key();
         self.write(Event::IncidentCreated { key, incident });
-    }
-
-    /// The flow of an index, for readability at call sites.
-    pub fn flow_target(graph: &ProcessGraph, flow: FlowIdx) -> ElementIdx {
-        graph.flow(flow).target
     }
 }
 

@@ -11,21 +11,45 @@ use crate::event::{Event, IncidentKind};
 use crate::json::Json;
 use crate::key::Key;
 
-pub(crate) fn activate_body(p: &mut Processor, key: Key, graph: &ProcessGraph) -> Result<(), Failure> {
-    let idx = ElementIdx(p.state.instance(key).map(|i| i.at.element).unwrap_or_default());
+pub(crate) fn activate_body(
+    p: &mut Processor,
+    key: Key,
+    graph: &ProcessGraph,
+) -> Result<(), Failure> {
+    let idx = ElementIdx(
+        p.state
+            .instance(key)
+            .map(|i| i.at.element)
+            .unwrap_or_default(),
+    );
     let el = graph.element(idx);
-    let mi = el.multi_instance.as_ref().ok_or_else(|| Failure::new(IncidentKind::Unknown, "not a multi-instance activity"))?;
-    let items = match feel::eval(p, key, &mi.input_collection, IncidentKind::ExtractValueError)? {
+    let mi = el
+        .multi_instance
+        .as_ref()
+        .ok_or_else(|| Failure::new(IncidentKind::Unknown, "not a multi-instance activity"))?;
+    let items = match feel::eval(
+        p,
+        key,
+        &mi.input_collection,
+        IncidentKind::ExtractValueError,
+    )? {
         Value::Array(items) => items,
         other => {
             return Err(Failure::new(
                 IncidentKind::ExtractValueError,
-                format!("Expected result of the expression '{}' to be 'ARRAY', but was '{}'", mi.input_collection.source(), zeebe_type(&other)),
+                format!(
+                    "Expected result of the expression '{}' to be 'ARRAY', but was '{}'",
+                    mi.input_collection.source(),
+                    zeebe_type(&other)
+                ),
             ))
         }
     };
     let n = items.len();
-    p.write(Event::MultiInstanceItems { key, items: items.into_iter().map(Json).collect() });
+    p.write(Event::MultiInstanceItems {
+        key,
+        items: items.into_iter().map(Json).collect(),
+    });
     if let Some(out) = &mi.output_collection {
         variables::set_local(p, key, out, Json(Value::Array(vec![Value::Null; n])));
     }
@@ -71,12 +95,22 @@ fn spawn_inner(p: &mut Processor, body: Key, graph: &ProcessGraph, idx: ElementI
 }
 
 /// An inner instance completes: its `outputElement` goes into the body's output collection.
-pub(crate) fn collect_output(p: &mut Processor, inner: Key, graph: &ProcessGraph) -> Result<(), Failure> {
-    let Some(inst) = p.state.instance(inner) else { return Ok(()) };
+pub(crate) fn collect_output(
+    p: &mut Processor,
+    inner: Key,
+    graph: &ProcessGraph,
+) -> Result<(), Failure> {
+    let Some(inst) = p.state.instance(inner) else {
+        return Ok(());
+    };
     let body = inst.at.flow_scope_key;
     let el = graph.element(ElementIdx(inst.at.element));
-    let Some(mi) = &el.multi_instance else { return Ok(()) };
-    let (Some(out), Some(expr)) = (&mi.output_collection, &mi.output_element) else { return Ok(()) };
+    let Some(mi) = &el.multi_instance else {
+        return Ok(());
+    };
+    let (Some(out), Some(expr)) = (&mi.output_collection, &mi.output_element) else {
+        return Ok(());
+    };
     let value = feel::eval(p, inner, expr, IncidentKind::ExtractValueError)?;
     let counter = p
         .state
@@ -85,7 +119,12 @@ pub(crate) fn collect_output(p: &mut Processor, inner: Key, graph: &ProcessGraph
         .and_then(|vars| vars.iter().find(|v| v.name == "loopCounter"))
         .and_then(|v| v.value.0.as_u64())
         .unwrap_or(1) as usize;
-    let mut collection = match p.state.variables.get(&body).and_then(|vars| vars.iter().find(|v| v.name == *out)) {
+    let mut collection = match p
+        .state
+        .variables
+        .get(&body)
+        .and_then(|vars| vars.iter().find(|v| v.name == *out))
+    {
         Some(v) => v.value.0.clone(),
         None => Value::Array(Vec::new()),
     };
@@ -100,10 +139,22 @@ pub(crate) fn collect_output(p: &mut Processor, inner: Key, graph: &ProcessGraph
 }
 
 /// The body completes: its output collection reaches the flow scope.
-pub(crate) fn propagate_output(p: &mut Processor, body: Key, graph: &ProcessGraph) -> Result<(), Failure> {
-    let Some(inst) = p.state.instance(body) else { return Ok(()) };
+pub(crate) fn propagate_output(
+    p: &mut Processor,
+    body: Key,
+    graph: &ProcessGraph,
+) -> Result<(), Failure> {
+    let Some(inst) = p.state.instance(body) else {
+        return Ok(());
+    };
     let el = graph.element(ElementIdx(inst.at.element));
-    let Some(out) = el.multi_instance.as_ref().and_then(|m| m.output_collection.clone()) else { return Ok(()) };
+    let Some(out) = el
+        .multi_instance
+        .as_ref()
+        .and_then(|m| m.output_collection.clone())
+    else {
+        return Ok(());
+    };
     let value = p
         .state
         .variables
@@ -118,14 +169,30 @@ pub(crate) fn propagate_output(p: &mut Processor, body: Key, graph: &ProcessGrap
 
 /// An inner instance ended: start the next one, finish early on the completion condition, or complete the body.
 pub(crate) fn child_ended(p: &mut Processor, body: Key) {
-    let Some((graph, inst)) = bpmn::instance_and_graph(p, body) else { return };
-    let Some(state) = inst.multi_instance.clone() else { return };
+    let Some((graph, inst)) = bpmn::instance_and_graph(p, body) else {
+        return;
+    };
+    let Some(state) = inst.multi_instance.clone() else {
+        return;
+    };
     let idx = ElementIdx(inst.at.element);
-    let Some(mi) = graph.element(idx).multi_instance.clone() else { return };
+    let Some(mi) = graph.element(idx).multi_instance.clone() else {
+        return;
+    };
     let n = state.items.len();
     let active = inst.children.len();
-    variables::set_local(p, body, "numberOfCompletedInstances", Json(Value::from(state.completed)));
-    variables::set_local(p, body, "numberOfActiveInstances", Json(Value::from(active)));
+    variables::set_local(
+        p,
+        body,
+        "numberOfCompletedInstances",
+        Json(Value::from(state.completed)),
+    );
+    variables::set_local(
+        p,
+        body,
+        "numberOfActiveInstances",
+        Json(Value::from(active)),
+    );
     if let Some(cond) = &mi.completion_condition {
         match feel::eval_bool(p, body, cond) {
             Ok(true) => {

@@ -82,8 +82,11 @@ pub(crate) fn merge_result(p: &mut Processor, key: Key, result: &Json) -> Result
     if doc.is_empty() {
         return Ok(());
     }
-    let has_outputs = super::bpmn::instance_and_graph(p, key)
-        .is_some_and(|(g, i)| !g.element(apsis_bpmn::ElementIdx(i.at.element)).outputs.is_empty());
+    let has_outputs = super::bpmn::instance_and_graph(p, key).is_some_and(|(g, i)| {
+        !g.element(apsis_bpmn::ElementIdx(i.at.element))
+            .outputs
+            .is_empty()
+    });
     merge_document(p, key, doc, has_outputs);
     Ok(())
 }
@@ -99,7 +102,11 @@ pub(crate) fn apply_inputs(p: &mut Processor, key: Key, inputs: &[Mapping]) -> R
 }
 
 /// Evaluates output mappings in the instance's scope and propagates them from its flow scope.
-pub(crate) fn apply_outputs(p: &mut Processor, key: Key, outputs: &[Mapping]) -> Result<(), Failure> {
+pub(crate) fn apply_outputs(
+    p: &mut Processor,
+    key: Key,
+    outputs: &[Mapping],
+) -> Result<(), Failure> {
     if outputs.is_empty() {
         return Ok(());
     }
@@ -117,7 +124,13 @@ pub(crate) fn apply_outputs(p: &mut Processor, key: Key, outputs: &[Mapping]) ->
 }
 
 /// For a target `a.b.c`, the new value of `a` with `value` placed at `b.c` (keeping `a`'s other entries).
-fn nested_target(p: &Processor, scope: Key, target: &str, value: Value, local: bool) -> (String, Value) {
+fn nested_target(
+    p: &Processor,
+    scope: Key,
+    target: &str,
+    value: Value,
+    local: bool,
+) -> (String, Value) {
     let mut parts = target.split('.');
     let root = parts.next().unwrap_or(target).to_owned();
     let path: Vec<&str> = parts.collect();
@@ -153,7 +166,9 @@ fn nested_target(p: &Processor, scope: Key, target: &str, value: Value, local: b
             obj.insert((*part).to_owned(), value);
             break;
         }
-        slot = obj.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        slot = obj
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     (root, base)
 }

@@ -24,12 +24,18 @@ impl State {
                     .deployments
                     .processes
                     .values()
-                    .find(|p| p.deployment_key == *deployment_key && p.resource_name == *resource_name)
+                    .find(|p| {
+                        p.deployment_key == *deployment_key && p.resource_name == *resource_name
+                    })
                     .map(|p| p.resource.clone());
                 let resource: Arc<str> = shared.unwrap_or_else(|| Arc::from(resource.as_str()));
                 let graph = apsis_bpmn::compile(resource_name, &resource)
                     .ok()
-                    .and_then(|c| c.processes.into_iter().find(|g| g.bpmn_process_id == *bpmn_process_id))
+                    .and_then(|c| {
+                        c.processes
+                            .into_iter()
+                            .find(|g| g.bpmn_process_id == *bpmn_process_id)
+                    })
                     .map(Arc::new);
                 self.deployments.processes.insert(
                     *key,
@@ -44,7 +50,11 @@ impl State {
                         graph,
                     },
                 );
-                let versions = self.deployments.by_id.entry(bpmn_process_id.clone()).or_default();
+                let versions = self
+                    .deployments
+                    .by_id
+                    .entry(bpmn_process_id.clone())
+                    .or_default();
                 versions.push((*version, *key));
                 versions.sort();
             }
@@ -59,7 +69,9 @@ impl State {
                 }
             }
             Event::DeploymentCreated { key } => self.keys.observe(*key),
-            Event::ProcessInstanceCreated { key, await_result, .. } => {
+            Event::ProcessInstanceCreated {
+                key, await_result, ..
+            } => {
                 self.keys.observe(*key);
                 if let Some(i) = self.instances.get_mut(key) {
                     i.await_result = *await_result;
@@ -74,7 +86,11 @@ impl State {
                     });
                 }
             }
-            Event::ActivationDeferred { key, element, variables } => {
+            Event::ActivationDeferred {
+                key,
+                element,
+                variables,
+            } => {
                 if let Some(i) = self.instances.get_mut(key) {
                     i.after_terminate = Some(Deferred {
                         element: *element,
@@ -127,8 +143,14 @@ impl State {
                     i.joins.clear();
                 }
             }
-            Event::ElementCompleted { key } | Event::ElementTerminated { key } => self.remove_instance(*key),
-            Event::SequenceFlowTaken { key, flow_scope_key, flow } => {
+            Event::ElementCompleted { key } | Event::ElementTerminated { key } => {
+                self.remove_instance(*key)
+            }
+            Event::SequenceFlowTaken {
+                key,
+                flow_scope_key,
+                flow,
+            } => {
                 self.keys.observe(*key);
                 let join_target = self.join_target(*flow_scope_key, *flow);
                 if let Some(scope) = self.instances.get_mut(flow_scope_key) {
@@ -141,7 +163,10 @@ impl State {
                     }
                 }
             }
-            Event::GatewayJoined { flow_scope_key, gateway } => {
+            Event::GatewayJoined {
+                flow_scope_key,
+                gateway,
+            } => {
                 let incoming = self.incoming_flows(*flow_scope_key, *gateway);
                 if let Some(scope) = self.instances.get_mut(flow_scope_key) {
                     for f in &incoming {
@@ -153,18 +178,33 @@ impl State {
                         }
                     }
                     // All but one token are consumed here; the gateway's activation consumes the last.
-                    scope.tokens = scope.tokens.saturating_sub(incoming.len().saturating_sub(1) as u32);
+                    scope.tokens = scope
+                        .tokens
+                        .saturating_sub(incoming.len().saturating_sub(1) as u32);
                 }
             }
-            Event::VariableCreated { key, scope_key, name, value } => {
+            Event::VariableCreated {
+                key,
+                scope_key,
+                name,
+                value,
+            } => {
                 self.keys.observe(*key);
-                self.variables.entry(*scope_key).or_default().push(Variable {
-                    key: *key,
-                    name: name.clone(),
-                    value: value.clone(),
-                });
+                self.variables
+                    .entry(*scope_key)
+                    .or_default()
+                    .push(Variable {
+                        key: *key,
+                        name: name.clone(),
+                        value: value.clone(),
+                    });
             }
-            Event::VariableUpdated { scope_key, name, value, .. } => {
+            Event::VariableUpdated {
+                scope_key,
+                name,
+                value,
+                ..
+            } => {
                 if let Some(v) = self
                     .variables
                     .get_mut(scope_key)
@@ -192,7 +232,11 @@ impl State {
                     i.job = Some(*key);
                 }
             }
-            Event::JobActivated { key, worker, deadline } => {
+            Event::JobActivated {
+                key,
+                worker,
+                deadline,
+            } => {
                 self.jobs.set_state(*key, JobState::Failed);
                 if let Some(j) = self.jobs.by_key.get_mut(key) {
                     j.worker = worker.clone();
@@ -207,7 +251,12 @@ impl State {
                     }
                 }
             }
-            Event::JobFailed { key, retries, error_message, backoff_until } => {
+            Event::JobFailed {
+                key,
+                retries,
+                error_message,
+                backoff_until,
+            } => {
                 self.jobs.set_state(*key, JobState::Failed);
                 if let Some(j) = self.jobs.by_key.get_mut(key) {
                     j.record.retries = *retries;
@@ -241,7 +290,9 @@ impl State {
                     self.jobs.set_state(*key, JobState::Activated);
                 }
             }
-            Event::JobErrorThrown { key, error_message, .. } => {
+            Event::JobErrorThrown {
+                key, error_message, ..
+            } => {
                 self.jobs.set_state(*key, JobState::ErrorThrown);
                 if let Some(j) = self.jobs.by_key.get_mut(key) {
                     j.error_message = error_message.clone();
@@ -249,7 +300,9 @@ impl State {
             }
             Event::IncidentCreated { key, incident } => {
                 self.keys.observe(*key);
-                self.incidents.by_element.insert(incident.element_instance_key, *key);
+                self.incidents
+                    .by_element
+                    .insert(incident.element_instance_key, *key);
                 self.incidents.by_key.insert(*key, incident.clone());
             }
             Event::IncidentResolved { key } => {
@@ -258,7 +311,9 @@ impl State {
                         self.incidents.by_element.remove(&i.element_instance_key);
                     }
                     if let Some(job) = self.jobs.by_key.get(&i.job_key) {
-                        if matches!(job.state, JobState::Failed | JobState::ErrorThrown) && job.record.retries > 0 {
+                        if matches!(job.state, JobState::Failed | JobState::ErrorThrown)
+                            && job.record.retries > 0
+                        {
                             self.jobs.set_state(i.job_key, JobState::Activatable);
                         }
                     }
@@ -268,9 +323,17 @@ impl State {
                 self.keys.observe(*key);
                 self.timers.due.insert((timer.due, *key));
                 if timer.element_instance_key.is_none() {
-                    self.timers.by_definition.entry(timer.process_definition_key).or_default().push(*key);
+                    self.timers
+                        .by_definition
+                        .entry(timer.process_definition_key)
+                        .or_default()
+                        .push(*key);
                 } else {
-                    self.timers.by_element.entry(timer.element_instance_key).or_default().push(*key);
+                    self.timers
+                        .by_element
+                        .entry(timer.element_instance_key)
+                        .or_default()
+                        .push(*key);
                 }
                 self.timers.by_key.insert(*key, timer.clone());
             }
@@ -285,7 +348,11 @@ impl State {
                     .insert(*key);
                 if !message.message_id.is_empty() {
                     self.messages.ids.insert(
-                        (message.name.clone(), message.correlation_key.clone(), message.message_id.clone()),
+                        (
+                            message.name.clone(),
+                            message.correlation_key.clone(),
+                            message.message_id.clone(),
+                        ),
                         *key,
                     );
                 }
@@ -296,7 +363,10 @@ impl State {
                 self.keys.observe(*key);
                 self.subscriptions
                     .by_name_key
-                    .entry((subscription.message_name.clone(), subscription.correlation_key.clone()))
+                    .entry((
+                        subscription.message_name.clone(),
+                        subscription.correlation_key.clone(),
+                    ))
                     .or_default()
                     .insert(*key);
                 self.subscriptions
@@ -309,17 +379,33 @@ impl State {
             Event::SubscriptionCorrelated { key, message_key } => {
                 if let Some(s) = self.subscriptions.by_key.get(key) {
                     if self.messages.by_key.contains_key(message_key) {
-                        self.messages.correlated.entry(*message_key).or_default().push(s.bpmn_process_id.clone());
+                        self.messages
+                            .correlated
+                            .entry(*message_key)
+                            .or_default()
+                            .push(s.bpmn_process_id.clone());
                     }
                 }
                 self.subscriptions.remove(*key);
             }
             Event::SubscriptionDeleted { key } => self.subscriptions.remove(*key),
-            Event::MessageStartCorrelated { message_key, process_definition_key, process_instance_key, correlation_key } => {
-                let bpmn_id = self.deployments.get(*process_definition_key).map(|p| p.bpmn_process_id.clone());
+            Event::MessageStartCorrelated {
+                message_key,
+                process_definition_key,
+                process_instance_key,
+                correlation_key,
+            } => {
+                let bpmn_id = self
+                    .deployments
+                    .get(*process_definition_key)
+                    .map(|p| p.bpmn_process_id.clone());
                 if let Some(bpmn_id) = bpmn_id {
                     if self.messages.by_key.contains_key(message_key) {
-                        self.messages.correlated.entry(*message_key).or_default().push(bpmn_id.clone());
+                        self.messages
+                            .correlated
+                            .entry(*message_key)
+                            .or_default()
+                            .push(bpmn_id.clone());
                     }
                     if let Some(i) = self.instances.get_mut(process_instance_key) {
                         i.started_by_correlation = Some(correlation_key.clone());
@@ -373,10 +459,20 @@ impl State {
                 list.retain(|k| *k != key);
             }
             if t.element_instance_key.is_none() {
-                if self.timers.by_definition.get(&t.process_definition_key).is_some_and(|l| l.is_empty()) {
+                if self
+                    .timers
+                    .by_definition
+                    .get(&t.process_definition_key)
+                    .is_some_and(|l| l.is_empty())
+                {
                     self.timers.by_definition.remove(&t.process_definition_key);
                 }
-            } else if self.timers.by_element.get(&t.element_instance_key).is_some_and(|l| l.is_empty()) {
+            } else if self
+                .timers
+                .by_element
+                .get(&t.element_instance_key)
+                .is_some_and(|l| l.is_empty())
+            {
                 self.timers.by_element.remove(&t.element_instance_key);
             }
         }
@@ -384,14 +480,18 @@ impl State {
 
     fn graph_of(&self, flow_scope_key: Key) -> Option<&Arc<apsis_bpmn::ProcessGraph>> {
         let scope = self.instances.get(&flow_scope_key)?;
-        self.deployments.get(scope.at.process_definition_key)?.graph.as_ref()
+        self.deployments
+            .get(scope.at.process_definition_key)?
+            .graph
+            .as_ref()
     }
 
     /// Whether a flow leads to a parallel gateway that joins (more than one incoming flow).
     fn join_target(&self, flow_scope_key: Key, flow: u32) -> bool {
         self.graph_of(flow_scope_key).is_some_and(|g| {
             let target = g.element(g.flow(apsis_bpmn::FlowIdx(flow)).target);
-            matches!(target.kind, apsis_bpmn::graph::ElementKind::ParallelGateway) && target.incoming.len() > 1
+            matches!(target.kind, apsis_bpmn::graph::ElementKind::ParallelGateway)
+                && target.incoming.len() > 1
         })
     }
 

@@ -73,7 +73,8 @@ impl Deployments {
     }
 
     pub(crate) fn rebuild(&mut self) -> Result<(), apsis_bpmn::Error> {
-        let mut compiled: FxHashMap<(Key, String), Arc<apsis_bpmn::Compiled>> = FxHashMap::default();
+        let mut compiled: FxHashMap<(Key, String), Arc<apsis_bpmn::Compiled>> =
+            FxHashMap::default();
         let mut keys: Vec<Key> = self.processes.keys().copied().collect();
         keys.sort();
         for key in keys {

@@ -790,3 +790,33 @@ fn dsntk_limits() {
         .unwrap();
     assert_eq!(both, Json::Null);
 }
+
+#[test]
+fn absurdly_deep_expressions_are_rejected_not_a_stack_overflow() {
+    use apsis_bpmn::feel::MAX_DEPTH;
+    // a chain of `or`s nests one level per term
+    let ok = (0..70)
+        .map(|i| format!("x = {i}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    assert!(expr(&ok).evaluate_bool(&vars(json!({"x": 69}))).unwrap());
+    // just under the limit still builds and runs on a 2 MiB test thread, even in a debug build
+    let near = format!("{}1", "1+".repeat(MAX_DEPTH - 2));
+    assert_eq!(
+        expr(&near).evaluate(&NoVariables).unwrap(),
+        json!(MAX_DEPTH - 1)
+    );
+    for source in [
+        format!("{}1", "1+".repeat(20_000)),
+        format!("{}1{}", "[".repeat(20_000), "]".repeat(20_000)),
+    ] {
+        let err = Expression::parse(&source).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "levels deep, more than the {MAX_DEPTH} Apsis allows"
+            )),
+            "{}",
+            &err[err.len() - 80..]
+        );
+    }
+}

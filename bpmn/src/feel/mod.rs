@@ -192,6 +192,12 @@ impl Feelish {
     }
 }
 
+/// How deeply an expression's syntax tree may nest. dsntk builds and runs evaluators by recursion,
+/// about 5 KiB of stack per level in a debug build, so a generated `x = 1 or x = 2 or ...` with
+/// thousands of terms would overflow a 2 MiB thread stack (an abort, not a panic). Real
+/// expressions stay far below this.
+pub const MAX_DEPTH: usize = 160;
+
 /// A parsed FEEL expression. Cheap to clone (shared); `Send + Sync`.
 #[derive(Clone)]
 pub struct Expression(Arc<Parsed>);
@@ -243,6 +249,13 @@ impl Expression {
                 )))
             }
         };
+        let depth = syntax::depth(&ast);
+        if depth > MAX_DEPTH {
+            syntax::drop_flat(ast);
+            return Err(parse_error(format!(
+                "the expression nests {depth} levels deep, more than the {MAX_DEPTH} Apsis allows"
+            )));
+        }
         if syntax::defines_external_function(&ast) {
             return Err(FeelError::ExternalFunction {
                 expression: source.to_owned(),

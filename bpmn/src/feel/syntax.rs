@@ -240,6 +240,26 @@ fn children(node: &AstNode) -> Vec<&AstNode> {
     out
 }
 
+/// How deeply the tree nests, counted without recursion (the tree may be deeper than the stack).
+pub(crate) fn depth(root: &AstNode) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((node, level)) = stack.pop() {
+        deepest = deepest.max(level);
+        stack.extend(children(node).into_iter().map(|child| (child, level + 1)));
+    }
+    deepest
+}
+
+/// Drops a tree without recursion: dropping a `Box` chain thousands deep would overflow the stack.
+pub(crate) fn drop_flat(root: AstNode) {
+    let mut stack = vec![root];
+    while let Some(mut node) = stack.pop() {
+        for_each_child!(&mut node, iter_mut, as_mut, |child| stack
+            .push(std::mem::replace(child, AstNode::Null)));
+    }
+}
+
 /// True when the expression defines a function with an `external` (Java/PMML) body anywhere.
 pub(crate) fn defines_external_function(node: &AstNode) -> bool {
     matches!(node, AstNode::FunctionBody(_, true))

@@ -131,15 +131,14 @@ impl TimerSpec {
                 .map(TimerSpec::Cron)
                 .map_err(invalid);
         };
-        let parts: Vec<&str> = rest.split('/').collect();
-        let (count, start, interval) = match parts.as_slice() {
-            [count, interval] => (*count, None, *interval),
-            [count, start, interval] => (*count, Some(*start), *interval),
-            _ => {
-                return Err(invalid(
-                    "expected 'R[n]/<duration>' or 'R[n]/<start>/<duration>'".to_owned(),
-                ))
-            }
+        // As Zeebe: the count ends at the first '/', the start at the last one (a zone id such
+        // as `[Europe/Berlin]` has a '/' of its own).
+        let shape =
+            || invalid("expected 'R[n]/<duration>' or 'R[n]/<start>/<duration>'".to_owned());
+        let (count, rest) = rest.split_once('/').ok_or_else(shape)?;
+        let (start, interval) = match rest.rsplit_once('/') {
+            Some((start, interval)) => (Some(start), interval),
+            None => (None, rest),
         };
         let repetitions = match count {
             "" => None,

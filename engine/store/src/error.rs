@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 pub use crate::format::{HeaderProblem, SnapshotProblem};
 
-/// A bug, an I/O fault or damaged files. Messages read "Expected to <do X>, but <found Y>".
+/// A bug, an I/O fault or damaged files. Messages read "Expected to \<do X\>, but \<found Y\>".
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -23,6 +23,7 @@
 mod error;
 mod format;
 mod options;
+mod recovered;
 mod recovery;
 mod replay;
 mod segment;
@@ -32,7 +33,7 @@ mod store;
 pub use error::{Error, FrameProblem, HeaderProblem, IoOp, SnapshotProblem};
 pub use format::{FORMAT_VERSION, MAX_PAYLOAD_BYTES};
 pub use options::{StoreOptions, SyncMode};
-pub use recovery::{Recovered, RecoveryReport, Snapshot, TornTail};
+pub use recovered::{Recovered, RecoveryReport, Snapshot, TornTail};
 pub use replay::{Entry, Replay};
 pub use store::Store;
 

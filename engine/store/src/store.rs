@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{io_err, Error, IoOp};
 use crate::format::{self, FRAME_HEADER_LEN, MAX_PAYLOAD_BYTES};
 use crate::options::{StoreOptions, SyncMode};
-use crate::recovery::{self, Recovered, SnapshotFile};
+use crate::recovered::Recovered;
+use crate::recovery::{self, SnapshotFile};
 use crate::segment::NumberedFile;
 use crate::{snapshot, Position};
 

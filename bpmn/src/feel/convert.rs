@@ -22,6 +22,11 @@
 //! converts to a FEEL decimal exactly and back to the same number, so the conversion is lossless for
 //! every JSON value serde_json can hold. FEEL results beyond u64 that are whole, or not whole, become
 //! the nearest f64; a result outside f64's range becomes `null` with a warning.
+//!
+//! Objects: FEEL contexts are sorted maps, so objects built by FEEL come out with sorted keys,
+//! and FEEL names are trimmed, so a key with leading or trailing spaces loses them. An expression
+//! that is just a variable or a path through objects (`=order`, `=order.items`) skips FEEL
+//! altogether and returns the variable's JSON exactly.
 
 use super::Warning;
 use dsntk_feel::context::FeelContext;

@@ -1,0 +1,370 @@
+//! The engine runtime: one writer thread that owns the state and the store.
+//!
+//! The order never varies: take a batch of commands -> process each (events applied in memory) and append its
+//! entry -> commit once (one fsync for the whole batch: group commit) -> only then reply and run effects.
+//! A command acknowledged to a client is therefore on disk. Time enters as the record timestamp; when a timer,
+//! job deadline, backoff or message TTL is due, the runtime processes a `Tick` command like any other.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use apsis_core::event::Entry;
+use apsis_core::{process, Command, Context, Effect, Outcome, Rejection, Response, State};
+use apsis_store::{Store, StoreOptions, SyncMode};
+
+use crate::clock::Clock;
+use crate::Error;
+
+/// What a client gets back: the response or rejection, once the command's events are durable.
+pub type Reply = Result<Response, Rejection>;
+
+/// Called with the reply on the runtime thread: keep it short (send on a channel).
+pub type ReplyFn = Box<dyn FnOnce(Reply) + Send>;
+
+/// Called with every batch's effects after the commit, on the runtime thread: keep it short.
+pub type EffectsFn = Arc<dyn Fn(&[Effect]) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct EngineOptions {
+    pub data_dir: PathBuf,
+    pub sync: SyncMode,
+    /// Most commands in one group commit.
+    pub max_batch: usize,
+    /// Commands waiting for the runtime; beyond it, `submit` refuses (backpressure).
+    pub queue_capacity: usize,
+    /// Take a snapshot (and truncate the log) after this many log bytes since the last one.
+    pub snapshot_every_bytes: u64,
+    pub segment_bytes: u64,
+    pub clock: Arc<dyn Clock>,
+    pub on_effects: Option<EffectsFn>,
+    /// Write a snapshot on shutdown (off only to measure log replay).
+    pub snapshot_on_shutdown: bool,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("data_dir", &self.data_dir)
+            .field("sync", &self.sync)
+            .field("max_batch", &self.max_batch)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("snapshot_every_bytes", &self.snapshot_every_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineOptions {
+        EngineOptions {
+            data_dir: data_dir.into(),
+            sync: SyncMode::Fsync,
+            max_batch: 4096,
+            queue_capacity: 65_536,
+            snapshot_every_bytes: 256 * 1024 * 1024,
+            segment_bytes: StoreOptions::DEFAULT_SEGMENT_BYTES,
+            clock: Arc::new(crate::clock::SystemClock),
+            on_effects: None,
+            snapshot_on_shutdown: true,
+        }
+    }
+}
+
+enum Request {
+    Command(Command, ReplyFn),
+    /// Reads the state on the runtime thread (tests, diagnostics).
+    Inspect(Box<dyn FnOnce(&State) + Send>),
+    Shutdown,
+}
+
+/// A handle to a running engine. Cloneable; the engine stops when [`Engine::shutdown`] is called.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: SyncSender<Request>,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EngineHandle")
+    }
+}
+
+/// Why a command was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full: backpressure (RESOURCE_EXHAUSTED).
+    #[error("Expected the engine to take the command, but its queue is full")]
+    Busy,
+    /// The engine stopped (UNAVAILABLE).
+    #[error("Expected the engine to take the command, but it has stopped")]
+    Stopped,
+}
+
+impl EngineHandle {
+    /// Queues a command; `reply` runs once its events are committed (or with its rejection).
+    pub fn submit(&self, command: Command, reply: ReplyFn) -> Result<(), SubmitError> {
+        match self.tx.try_send(Request::Command(command, reply)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
+        }
+    }
+
+    /// Queues a command, waiting for room instead of refusing (commands that must never be refused, and tools).
+    pub fn submit_wait(&self, command: Command, reply: ReplyFn) -> Result<(), SubmitError> {
+        self.tx
+            .send(Request::Command(command, reply))
+            .map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Runs a command and waits for its reply.
+    pub fn call(&self, command: Command) -> Result<Reply, SubmitError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit_wait(
+            command,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )?;
+        rx.recv().map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Runs `f` over the state on the runtime thread and returns its result.
+    pub fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> T + Send + 'static,
+    ) -> Result<T, SubmitError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Request::Inspect(Box::new(move |s| {
+                let _ = tx.send(f(s));
+            })))
+            .map_err(|_| SubmitError::Stopped)?;
+        rx.recv().map_err(|_| SubmitError::Stopped)
+    }
+}
+
+/// A running engine: the handle and the runtime thread.
+pub struct Engine {
+    handle: EngineHandle,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Engine")
+    }
+}
+
+/// What a restart recovered, for logs and tests.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryStats {
+    pub snapshot_position: u64,
+    pub entries_replayed: u64,
+    pub events_replayed: u64,
+    pub replay_time: Duration,
+    pub bytes_dropped: u64,
+}
+
+impl Engine {
+    /// Opens the data directory, rebuilds the state (snapshot + log replay) and starts the runtime thread.
+    pub fn start(opts: EngineOptions) -> Result<(Engine, RecoveryStats), Error> {
+        let started = Instant::now();
+        let mut store_opts = StoreOptions::new(&opts.data_dir);
+        store_opts.sync = opts.sync;
+        store_opts.segment_bytes = opts.segment_bytes;
+        let (store, mut recovered) = Store::open(store_opts).map_err(Error::Store)?;
+        let mut stats = RecoveryStats {
+            bytes_dropped: recovered.report.bytes_dropped(),
+            ..RecoveryStats::default()
+        };
+        let mut state = match &recovered.snapshot {
+            Some(s) => {
+                stats.snapshot_position = s.position.0;
+                State::from_snapshot(&s.bytes).map_err(Error::Core)?
+            }
+            None => State::default(),
+        };
+        let mut last_timestamp = 0;
+        while let Some(entry) = recovered.replay.next_entry().map_err(Error::Store)? {
+            let decoded = Entry::decode(entry.payload).map_err(|e| Error::Core(e.into()))?;
+            last_timestamp = decoded.timestamp;
+            for event in &decoded.events {
+                state.apply(event);
+            }
+            stats.entries_replayed += 1;
+            stats.events_replayed += decoded.events.len() as u64;
+        }
+        stats.replay_time = started.elapsed();
+        let (tx, rx) = mpsc::sync_channel(opts.queue_capacity);
+        let runtime = Runtime {
+            state,
+            store,
+            opts,
+            last_timestamp,
+            bytes_since_snapshot: 0,
+            encode_buf: Vec::with_capacity(64 * 1024),
+        };
+        let thread = std::thread::Builder::new()
+            .name("apsis-runtime".into())
+            .spawn(move || runtime.run(rx))
+            .map_err(Error::Thread)?;
+        Ok((
+            Engine {
+                handle: EngineHandle { tx },
+                thread: Some(thread),
+            },
+            stats,
+        ))
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Finishes the commands already queued, commits them, writes a snapshot and stops.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        let _ = self.handle.tx.send(Request::Shutdown);
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| Error::Panicked)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.handle.tx.send(Request::Shutdown);
+            let _ = t.join();
+        }
+    }
+}
+
+struct Runtime {
+    state: State,
+    store: Store,
+    opts: EngineOptions,
+    last_timestamp: i64,
+    bytes_since_snapshot: u64,
+    encode_buf: Vec<u8>,
+}
+
+impl Runtime {
+    fn now(&mut self) -> i64 {
+        // Record timestamps never go backwards, even if the wall clock does.
+        let now = self.opts.clock.now_ms().max(self.last_timestamp);
+        self.last_timestamp = now;
+        now
+    }
+
+    fn run(mut self, rx: Receiver<Request>) -> Result<(), Error> {
+        let mut replies: Vec<(ReplyFn, Reply)> = Vec::new();
+        let mut effects: Vec<Effect> = Vec::new();
+        let mut inspects: Vec<Box<dyn FnOnce(&State) + Send>> = Vec::new();
+        loop {
+            // Wait for work, but not past the next due moment.
+            let wait = match self.state.next_due() {
+                Some(due) => {
+                    Duration::from_millis((due - self.opts.clock.now_ms()).clamp(0, 1_000) as u64)
+                }
+                None => Duration::from_millis(1_000),
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Request::Shutdown),
+            };
+            let mut shutdown = false;
+            let now = self.now();
+            let mut batch = 0usize;
+            let mut next = first;
+            while let Some(request) = next {
+                match request {
+                    Request::Command(command, reply) => {
+                        let outcome = process(&mut self.state, command, &Context { now });
+                        let result = self.append(now, outcome, &mut effects)?;
+                        replies.push((reply, result));
+                        batch += 1;
+                    }
+                    Request::Inspect(f) => inspects.push(f),
+                    Request::Shutdown => {
+                        shutdown = true;
+                        break;
+                    }
+                }
+                if batch >= self.opts.max_batch {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+            // Whatever became due fires in the same group commit.
+            let mut ticks = 0;
+            while self.state.next_due().is_some_and(|d| d <= now) && ticks < 16 {
+                let outcome = process(&mut self.state, Command::Tick, &Context { now });
+                let _ = self.append(now, outcome, &mut effects)?;
+                ticks += 1;
+            }
+            self.store.commit().map_err(Error::Store)?;
+            for (reply, result) in replies.drain(..) {
+                reply(result);
+            }
+            if !effects.is_empty() {
+                if let Some(on_effects) = &self.opts.on_effects {
+                    on_effects(&effects);
+                }
+                effects.clear();
+            }
+            for f in inspects.drain(..) {
+                f(&self.state);
+            }
+            if shutdown {
+                if self.opts.snapshot_on_shutdown {
+                    self.snapshot()?;
+                }
+                return Ok(());
+            }
+            if self.bytes_since_snapshot >= self.opts.snapshot_every_bytes {
+                self.snapshot()?;
+            }
+        }
+    }
+
+    /// Appends the outcome's events as one entry; returns the client's reply.
+    fn append(
+        &mut self,
+        now: i64,
+        outcome: Outcome,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Reply, Error> {
+        if !outcome.events.is_empty() {
+            let entry = Entry {
+                timestamp: now,
+                events: outcome.events,
+            };
+            self.encode_buf.clear();
+            entry
+                .encode_into(&mut self.encode_buf)
+                .map_err(|e| Error::Core(e.into()))?;
+            self.store.append(&self.encode_buf).map_err(Error::Store)?;
+            self.bytes_since_snapshot += self.encode_buf.len() as u64;
+        }
+        effects.extend(outcome.effects);
+        Ok(outcome.result.unwrap_or(Ok(Response::Ticked)))
+    }
+
+    fn snapshot(&mut self) -> Result<(), Error> {
+        let position = self.store.committed_position();
+        if position.0 == 0 || self.bytes_since_snapshot == 0 {
+            return Ok(());
+        }
+        let bytes = self.state.to_snapshot().map_err(Error::Snapshot)?;
+        self.store
+            .write_snapshot(position, &bytes)
+            .map_err(Error::Store)?;
+        self.bytes_since_snapshot = 0;
+        Ok(())
+    }
+}

@@ -2,11 +2,12 @@
 //! deployed as it is and driven through at least one scenario to completion, asserting the path taken and the
 //! variables left, as the workers and clients of that process would drive it.
 //!
-//! [`DRIVERS`] maps each file to the function that runs its main scenario; `every_example_deploys_keeps_its_diagram_
-//! and_runs` walks the folder and fails on a file without a driver (and on a driver without a file), so a new
-//! example can never go untested. Other paths of the same files (timeouts, failures, cancellations) are the tests
-//! below their main driver. Every command of every scenario is also replayed and reloaded from a snapshot by the
-//! harness.
+//! [`DRIVERS`] maps each file to the function that runs its main scenario. The test
+//! `every_example_deploys_keeps_its_diagram_and_runs` walks the folder and fails on a file without a driver (and on
+//! a driver without a file), so a new example can never go untested. The other paths of the same files (timeouts,
+//! failures, cancellations) are the tests after each driver; the `#[ignore]`d ones are engine gaps the examples
+//! exposed, each saying how Apsis differs from Zeebe. The harness replays every command's log and reloads a
+//! snapshot, so every scenario also checks replay == live.
 
 mod common;
 
@@ -610,6 +611,9 @@ fn worker_invokes(h: &mut Harness, step: &str, function: &str, call_id: &str) ->
     assert_eq!(header(&job, "mode"), "receive-task");
     assert_eq!(header(&job, "messageName"), "function-done");
     assert_eq!(header(&job, "resultVariable"), step);
+    // The worker's own deadline for the call matches the timer boundary on the step's receive task.
+    let timeout = if step == "normalize" { "PT4H" } else { "PT2H" };
+    assert_eq!(header(&job, "timeout"), timeout);
     let cmdline = render(header(&job, "cmdline"), &job.variables.0);
     complete(h, &job, json!({ step: {"callId": call_id} }));
     cmdline

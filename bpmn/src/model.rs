@@ -22,6 +22,8 @@ impl std::fmt::Display for Pos {
 #[derive(Debug, Clone, Default)]
 pub struct Definitions {
     pub id: Option<String>,
+    /// Where the `bpmn:definitions` start tag is (problems about the whole file point here).
+    pub pos: Pos,
     pub processes: Vec<Process>,
     pub messages: Vec<MessageDef>,
     pub errors: Vec<ErrorDef>,
@@ -30,7 +32,7 @@ pub struct Definitions {
     pub diagram: Diagram,
 }
 
-/// The tag name, id and position of an element.
+/// The tag name (with the conventional `bpmn:` prefix), id and position of an element.
 #[derive(Debug, Clone, Default)]
 pub struct Located {
     pub tag: String,
@@ -44,6 +46,8 @@ pub struct MessageDef {
     pub name: Option<String>,
     /// `zeebe:subscription correlationKey`.
     pub correlation_key: Option<String>,
+    /// Where the `zeebe:subscription` element is, if there is one.
+    pub subscription_pos: Option<Pos>,
     pub pos: Pos,
 }
 
@@ -87,7 +91,8 @@ pub struct FlowNode {
     pub id: String,
     pub name: Option<String>,
     pub pos: Pos,
-    /// The tag as written, e.g. `bpmn:serviceTask`, for messages.
+    /// The BPMN tag with the conventional `bpmn:` prefix whatever prefix the file uses, e.g. `bpmn:serviceTask`,
+    /// for messages.
     pub tag: String,
     pub kind: NodeKind,
     /// `default` attribute of gateways and activities.

@@ -7,18 +7,34 @@ use crate::model::*;
 use crate::xml::{Node, Ns};
 use crate::Problem;
 
+const BPMN_MODEL: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+
+/// The element's BPMN tag with the conventional prefix, whatever prefix (or default namespace) the file uses, so
+/// messages read the same for `bpmn:`, `bpmn2:` and unprefixed files.
+fn tag(node: &Node) -> String {
+    if node.ns == Ns::Bpmn {
+        format!("bpmn:{}", node.name)
+    } else {
+        node.qname.clone()
+    }
+}
+
 pub(crate) fn definitions(root: &Node, problems: &mut Vec<Problem>) -> Definitions {
     let mut defs = Definitions {
         id: root.id().map(str::to_owned),
+        pos: root.pos,
         ..Definitions::default()
     };
     if !root.is(Ns::Bpmn, "definitions") {
+        let found = match &root.other_uri {
+            Some(uri) => format!("'{}' in namespace '{uri}'", root.qname),
+            None => format!("'{}'", root.qname),
+        };
         problems.push(Problem::at(
             root.pos,
             None,
             format!(
-                "Expected the root element to be 'bpmn:definitions' in namespace 'http://www.omg.org/spec/BPMN/20100524/MODEL', but found '{}'",
-                root.qname
+                "Expected the root element to be 'bpmn:definitions' in namespace '{BPMN_MODEL}', but found {found}"
             ),
         ));
         return defs;
@@ -26,15 +42,19 @@ pub(crate) fn definitions(root: &Node, problems: &mut Vec<Problem>) -> Definitio
     for child in &root.children {
         match (child.ns, child.name.as_str()) {
             (Ns::Bpmn, "process") => defs.processes.push(process(child)),
-            (Ns::Bpmn, "message") => defs.messages.push(MessageDef {
-                id: child.id().unwrap_or_default().to_owned(),
-                name: child.attr("name").map(str::to_owned),
-                correlation_key: extensions(child)
-                    .and_then(|ext| ext.child(Ns::Zeebe, "subscription"))
-                    .and_then(|s| s.attr("correlationKey"))
-                    .map(str::to_owned),
-                pos: child.pos,
-            }),
+            (Ns::Bpmn, "message") => {
+                let subscription =
+                    extensions(child).and_then(|ext| ext.child(Ns::Zeebe, "subscription"));
+                defs.messages.push(MessageDef {
+                    id: child.id().unwrap_or_default().to_owned(),
+                    name: child.attr("name").map(str::to_owned),
+                    correlation_key: subscription
+                        .and_then(|s| s.attr("correlationKey"))
+                        .map(str::to_owned),
+                    subscription_pos: subscription.map(|s| s.pos),
+                    pos: child.pos,
+                })
+            }
             (Ns::Bpmn, "error") => defs.errors.push(ErrorDef {
                 id: child.id().unwrap_or_default().to_owned(),
                 name: child.attr("name").map(str::to_owned),
@@ -43,7 +63,7 @@ pub(crate) fn definitions(root: &Node, problems: &mut Vec<Problem>) -> Definitio
             }),
             (Ns::BpmnDi, "BPMNDiagram") => diagram(child, &mut defs.diagram),
             (Ns::Bpmn, _) => defs.other_roots.push(Located {
-                tag: child.qname.clone(),
+                tag: tag(child),
                 id: child.id().map(str::to_owned),
                 pos: child.pos,
             }),
@@ -87,6 +107,14 @@ const NON_FLOW: &[&str] = &[
     "dataInputAssociation",
     "dataOutputAssociation",
     "category",
+    "auditing",
+    "monitoring",
+    "performer",
+    "humanPerformer",
+    "potentialOwner",
+    "resourceRole",
+    "correlationSubscription",
+    "supports",
 ];
 
 fn scope(node: &Node) -> Scope {
@@ -169,7 +197,7 @@ fn flow_node(node: &Node) -> FlowNode {
         id: node.id().unwrap_or_default().to_owned(),
         name: node.attr("name").map(str::to_owned),
         pos: node.pos,
-        tag: node.qname.clone(),
+        tag: tag(node),
         kind,
         default_flow: node.attr("default").map(str::to_owned),
         message_ref: node.attr("messageRef").map(str::to_owned),
@@ -228,7 +256,7 @@ fn event_definition(node: &Node) -> EventDefinition {
         },
         "terminateEventDefinition" => EventDefinition::Terminate { pos: def.pos },
         _ => EventDefinition::Unsupported {
-            tag: def.qname.clone(),
+            tag: tag(def),
             pos: def.pos,
         },
     }

@@ -49,6 +49,8 @@ pub(crate) struct Attr {
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
     pub ns: Ns,
+    /// The namespace URI when it is not one of [`Ns`]'s known ones (for messages about foreign documents).
+    pub other_uri: Option<String>,
     pub name: String,
     /// The qualified name as written (`bpmn:serviceTask`), for messages.
     pub qname: String,
@@ -229,9 +231,15 @@ fn open(
     pos: Pos,
 ) -> Result<Node, quick_xml::Error> {
     let (res, local) = reader.resolver().resolve_element(start.name());
-    let ns = match res {
-        ResolveResult::Bound(uri) => Ns::from_uri(uri.as_ref()),
-        _ => Ns::Other,
+    let (ns, other_uri) = match res {
+        ResolveResult::Bound(uri) => {
+            let uri: &str = uri.as_ref();
+            match Ns::from_uri(uri) {
+                Ns::Other => (Ns::Other, Some(uri.to_owned())),
+                ns => (ns, None),
+            }
+        }
+        _ => (Ns::Other, None),
     };
     let mut attrs = Vec::new();
     for attr in start.attributes() {
@@ -255,6 +263,7 @@ fn open(
     }
     Ok(Node {
         ns,
+        other_uri,
         name: local.as_ref().to_owned(),
         qname: start.name().as_ref().to_owned(),
         attrs,

@@ -279,6 +279,10 @@ pub enum Event {
         element: u32,
         variables: Json,
     },
+    /// A multi-instance body's completion condition was met: its remaining inner instances are terminated.
+    MultiInstanceConditionMet {
+        key: Key,
+    },
     /// A flow scope's remaining tokens were discarded (terminate end event); pending activations are dropped.
     FlowScopeInterrupted {
         key: Key,
@@ -326,6 +330,7 @@ impl Event {
         (35, "MultiInstanceItems"),
         (36, "ActivationDeferred"),
         (37, "FlowScopeInterrupted"),
+        (38, "MultiInstanceConditionMet"),
     ];
 }
 

@@ -1272,10 +1272,6 @@ fn feel_range_without_spaces_deploys() {
 }
 
 #[test]
-#[ignore = "bug: multi-instance outputElement variables leak to the process scope. Zeebe creates the variable an \
-            outputElement names (here 'result', 'uploaded') as a nil local of each inner instance, so job results \
-            stay there; Apsis does not, so they propagate to the root (and the completion condition, which Zeebe \
-            evaluates in the inner instance, only sees them because of that leak)"]
 fn multi_instance_output_element_stays_local() {
     let mut h = deployed(FAN_OUT);
     let pi = run_fan_out(&mut h);

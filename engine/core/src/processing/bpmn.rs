@@ -221,7 +221,7 @@ pub(crate) fn continue_completion(p: &mut Processor, key: Key) {
     let inner = is_inner_instance(p, &inst);
     let result = (|| -> Result<(), Failure> {
         if inner {
-            super::multi::collect_output(p, key, &graph)?;
+            super::multi::complete_inner(p, key, &graph)?;
         } else if el.multi_instance.is_some() {
             super::multi::propagate_output(p, key, &graph)?;
         }

@@ -19,19 +19,20 @@ pub(crate) fn create(
     job: &JobDefinition,
 ) -> Result<(), Failure> {
     let job_type = feel::eval_string(p, key, &job.job_type, "the job type")?;
-    let retries =
-        match feel::eval_feelish(p, key, &job.retries, IncidentKind::ExtractValueError)? {
-            Value::Number(n) if n.as_i64().is_some() => n.as_i64().unwrap_or(0) as i32,
-            Value::String(s) if s.trim().parse::<i32>().is_ok() => s.trim().parse().unwrap_or(0),
-            other => return Err(Failure::new(
+    let retries = match feel::eval_feelish(p, key, &job.retries, IncidentKind::ExtractValueError)? {
+        Value::Number(n) if n.as_i64().is_some() => n.as_i64().unwrap_or(0) as i32,
+        Value::String(s) if s.trim().parse::<i32>().is_ok() => s.trim().parse().unwrap_or(0),
+        other => {
+            return Err(Failure::new(
                 IncidentKind::ExtractValueError,
                 format!(
                     "Expected the job retries to be a number, but the expression '{}' returned {}",
                     feel::source(&job.retries),
                     feel::type_name(&other)
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mut headers = Map::new();
     for (k, v) in &job.headers {
         headers.insert(k.clone(), Value::String(v.clone()));
@@ -92,7 +93,7 @@ pub(crate) fn activate_batch(
         .unwrap_or_default();
     let mut jobs = Vec::with_capacity(keys.len());
     for key in keys {
-        let deadline = p.now + timeout_ms;
+        let deadline = p.now.saturating_add(timeout_ms);
         p.write(Event::JobActivated {
             key,
             worker: worker.to_owned(),
@@ -191,7 +192,7 @@ pub(crate) fn fail(
     let element = job.record.element_instance_key;
     let job_type = job.record.job_type.clone();
     let backoff_until = if retries > 0 && backoff_ms > 0 {
-        p.now + backoff_ms
+        p.now.saturating_add(backoff_ms)
     } else {
         0
     };
@@ -276,7 +277,7 @@ pub(crate) fn update_timeout(p: &mut Processor, key: Key, timeout_ms: i64) -> Re
     }
     p.write(Event::JobTimeoutUpdated {
         key,
-        deadline: p.now + timeout_ms,
+        deadline: p.now.saturating_add(timeout_ms),
     });
     Ok(Response::JobTimeoutUpdated)
 }

@@ -177,7 +177,7 @@ pub(crate) fn publish(
             name: name.to_owned(),
             correlation_key: correlation_key.to_owned(),
             message_id: message_id.to_owned(),
-            deadline: p.now + ttl_ms.max(0),
+            deadline: p.now.saturating_add(ttl_ms.max(0)),
             variables: variables.clone(),
         },
     });

@@ -85,6 +85,14 @@ fn spawn_inner(p: &mut Processor, body: Key, graph: &ProcessGraph, idx: ElementI
         locals.insert(name.clone(), item);
     }
     locals.insert("loopCounter".into(), Value::from(i + 1));
+    // As in Zeebe, an outputElement that names a variable gets a local (null) variable in each inner instance, so a
+    // job's result of that name stays local to its iteration instead of propagating to the process.
+    if let Some(name) = mi
+        .and_then(|m| m.output_element.as_ref())
+        .and_then(|e| plain_name(e.source()))
+    {
+        locals.entry(name.to_owned()).or_insert(Value::Null);
+    }
     p.push(Step::Activate {
         scope: body,
         element: idx,
@@ -94,12 +102,59 @@ fn spawn_inner(p: &mut Processor, body: Key, graph: &ProcessGraph, idx: ElementI
     });
 }
 
-/// An inner instance completes: its `outputElement` goes into the body's output collection.
-pub(crate) fn collect_output(
+fn plain_name(source: &str) -> Option<&str> {
+    let s = source.trim();
+    let mut chars = s.chars();
+    let first = chars.next()?;
+    ((first.is_alphabetic() || first == '_') && chars.all(|c| c.is_alphanumeric() || c == '_'))
+        .then_some(s)
+}
+
+/// An inner instance completes: its `outputElement` goes into the body's output collection, then the completion
+/// condition is evaluated in the inner instance's scope (as Zeebe does), with the body's counters updated.
+pub(crate) fn complete_inner(
     p: &mut Processor,
     inner: Key,
     graph: &ProcessGraph,
 ) -> Result<(), Failure> {
+    collect_output(p, inner, graph)?;
+    let Some(inst) = p.state.instance(inner) else {
+        return Ok(());
+    };
+    let body = inst.at.flow_scope_key;
+    let Some(cond) = graph
+        .element(ElementIdx(inst.at.element))
+        .multi_instance
+        .as_ref()
+        .and_then(|m| m.completion_condition.clone())
+    else {
+        return Ok(());
+    };
+    let Some(b) = p.state.instance(body) else {
+        return Ok(());
+    };
+    let completed = b.multi_instance.as_ref().map_or(0, |m| m.completed) + 1;
+    let active = b.children.len().saturating_sub(1);
+    variables::set_local(
+        p,
+        body,
+        "numberOfCompletedInstances",
+        Json(Value::from(completed)),
+    );
+    variables::set_local(
+        p,
+        body,
+        "numberOfActiveInstances",
+        Json(Value::from(active)),
+    );
+    if feel::eval_bool(p, inner, &cond)? {
+        p.write(Event::MultiInstanceConditionMet { key: body });
+    }
+    Ok(())
+}
+
+/// The inner instance's `outputElement` goes into the body's output collection.
+fn collect_output(p: &mut Processor, inner: Key, graph: &ProcessGraph) -> Result<(), Failure> {
     let Some(inst) = p.state.instance(inner) else {
         return Ok(());
     };
@@ -112,13 +167,14 @@ pub(crate) fn collect_output(
         return Ok(());
     };
     let value = feel::eval(p, inner, expr, IncidentKind::ExtractValueError)?;
+    // The engine's own counter, not the `loopCounter` variable a worker may have overwritten.
     let counter = p
         .state
-        .variables
-        .get(&inner)
-        .and_then(|vars| vars.iter().find(|v| v.name == "loopCounter"))
-        .and_then(|v| v.value.0.as_u64())
-        .unwrap_or(1) as usize;
+        .instance(body)
+        .and_then(|b| b.multi_instance.as_ref())
+        .and_then(|m| m.counters.iter().find(|(k, _)| *k == inner))
+        .map_or(1, |(_, c)| *c as usize)
+        .max(1);
     let mut collection = match p
         .state
         .variables
@@ -167,7 +223,7 @@ pub(crate) fn propagate_output(
     Ok(())
 }
 
-/// An inner instance ended: start the next one, finish early on the completion condition, or complete the body.
+/// An inner instance ended: start the next one, stop early once the completion condition was met, or complete.
 pub(crate) fn child_ended(p: &mut Processor, body: Key) {
     let Some((graph, inst)) = bpmn::instance_and_graph(p, body) else {
         return;
@@ -176,9 +232,6 @@ pub(crate) fn child_ended(p: &mut Processor, body: Key) {
         return;
     };
     let idx = ElementIdx(inst.at.element);
-    let Some(mi) = graph.element(idx).multi_instance.clone() else {
-        return;
-    };
     let n = state.items.len();
     let active = inst.children.len();
     variables::set_local(
@@ -193,24 +246,15 @@ pub(crate) fn child_ended(p: &mut Processor, body: Key) {
         "numberOfActiveInstances",
         Json(Value::from(active)),
     );
-    if let Some(cond) = &mi.completion_condition {
-        match feel::eval_bool(p, body, cond) {
-            Ok(true) => {
-                if active == 0 {
-                    bpmn::complete(p, body);
-                } else {
-                    for child in inst.children.clone() {
-                        p.push(Step::Terminate { key: child });
-                    }
-                }
-                return;
-            }
-            Ok(false) => {}
-            Err(f) => {
-                p.raise_incident(body, f, Key::NONE);
-                return;
+    if state.condition_met {
+        if active == 0 {
+            bpmn::complete(p, body);
+        } else {
+            for child in inst.children.clone() {
+                p.push(Step::Terminate { key: child });
             }
         }
+        return;
     }
     if active > 0 {
         return;

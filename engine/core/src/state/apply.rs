@@ -83,6 +83,8 @@ impl State {
                         items: items.clone(),
                         started: 0,
                         completed: 0,
+                        condition_met: false,
+                        counters: Vec::new(),
                     });
                 }
             }
@@ -96,6 +98,15 @@ impl State {
                         element: *element,
                         variables: variables.clone(),
                     });
+                }
+            }
+            Event::MultiInstanceConditionMet { key } => {
+                if let Some(mi) = self
+                    .instances
+                    .get_mut(key)
+                    .and_then(|i| i.multi_instance.as_mut())
+                {
+                    mi.condition_met = true;
                 }
             }
             Event::FlowScopeInterrupted { key } => {
@@ -114,6 +125,7 @@ impl State {
                     }
                     if let Some(mi) = &mut scope.multi_instance {
                         mi.started += 1;
+                        mi.counters.push((*key, mi.started));
                     }
                 }
                 self.instances.insert(
@@ -434,6 +446,7 @@ impl State {
             scope.children.retain(|k| *k != key);
             if let Some(mi) = &mut scope.multi_instance {
                 mi.completed += 1;
+                mi.counters.retain(|(k, _)| *k != key);
             }
         }
         self.variables.remove(&key);

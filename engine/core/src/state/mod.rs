@@ -69,6 +69,10 @@ pub struct MultiInstanceState {
     /// How many inner instances were started.
     pub started: u32,
     pub completed: u32,
+    /// The completion condition was met: no further inner instance starts.
+    pub condition_met: bool,
+    /// Live inner instances and their loop counter (1-based), kept here so a worker cannot move an output.
+    pub counters: Vec<(Key, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A 1-based line and column in the source file.
+/// A 1-based line and column in the source file; the column counts characters (Unicode scalar values), and a
+/// leading byte-order mark is not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Pos {
     pub line: u32,

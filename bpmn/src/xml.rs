@@ -134,6 +134,8 @@ impl LineIndex {
 
 /// Parses a whole document into its root element.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // quick-xml skips a byte-order mark and counts its positions after it; so do we (editors do not show it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let index = LineIndex::new(text);
     let mut reader = NsReader::from_str(text);
     reader.config_mut().expand_empty_elements = false;

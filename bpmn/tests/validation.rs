@@ -367,3 +367,45 @@ fn what_zeebe_accepts_compiles() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Positions are characters from the start of the line: Windows line endings and a byte-order mark (Notepad's
+/// habits) do not move them, and neither do multi-byte characters earlier on the line.
+#[test]
+fn positions_survive_crlf_a_bom_and_non_ascii_text() {
+    let file = "several-problems.bpmn";
+    let text = load("invalid", file);
+    let expected: Vec<(u32, u32)> = CASES
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, e)| {
+            e.iter()
+                .map(|&(line, column, _, _)| (line, column))
+                .collect()
+        })
+        .expect("several-problems.bpmn is in CASES");
+    let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    let Err(Error::Invalid { problems, .. }) = compile(file, &windows) else {
+        panic!("compiled");
+    };
+    let at: Vec<(u32, u32)> = problems
+        .iter()
+        .map(|p| (p.pos.line, p.pos.column))
+        .collect();
+    assert_eq!(at, expected, "with CRLF and a BOM");
+
+    // "Réserver" and an emoji before the offending start tag on the same line: the column counts characters
+    // (Unicode scalar values, as rustc does), so `<!-- Réserver 📦 -->` is 19 columns wide whatever its bytes.
+    let accented = text.replace(
+        "    <bpmn:serviceTask id=\"reserve\" name=\"Reserve\">",
+        "<!-- Réserver 📦 --><bpmn:serviceTask id=\"reserve\" name=\"Reserve\">",
+    );
+    let Err(Error::Invalid { problems, .. }) = compile(file, &accented) else {
+        panic!("compiled");
+    };
+    assert_eq!(
+        (problems[0].pos.line, problems[0].pos.column),
+        (7, 20),
+        "{:?}",
+        problems[0]
+    );
+}

@@ -85,6 +85,12 @@ const CASES: &[(&str, &[Expect])] = &[
         (57, 7, Some("undo-billing"), "found a boundary event with a compensation event definition, which Zeebe executes"),
         (60, 5, Some("on-cancel"), "found an event subprocess, which Zeebe executes but Apsis does not support yet"),
     ]),
+    ("duplicate-message-names.bpmn", &[
+        (8, 5, Some("order-from-shop"), "Expected the message start events of a process to wait for different messages, but 'order-from-web' also waits for message 'order'"),
+        (12, 5, Some("await-answer"), "Expected a receive task and its boundary events to wait for different messages, but 'answered-early' also waits for message 'answer'"),
+        (17, 5, Some("first-reply"), "Expected the events after an event-based gateway to wait for different messages, but 'reply-by-mail' and 'reply-by-phone' both wait for message 'reply'"),
+        (44, 5, Some("withdrawn-again"), "Expected the boundary events of 'await-answer' to wait for different messages, but 'withdrawn' also waits for message 'withdraw'"),
+    ]),
     ("exclusive-unconditioned-flow.bpmn", &[
         (26, 5, Some("Flow_large"), "Expected the sequence flow leaving exclusive gateway 'size' to have a condition or be the gateway's default flow, but it has neither"),
     ]),

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::feel::Feelish;
 use crate::graph::*;
 use crate::model::{self, GatewayKind, NodeKind};
 use crate::Problem;
@@ -78,6 +79,7 @@ impl<'a> Compiler<'a> {
         }
         self.conditions_only_at_exclusive(g, b);
         self.error_boundaries(g, b);
+        self.same_message_twice(g, b, &starts);
         // Scopes' start events.
         let root_starts = starts.get(&ProcessGraph::ROOT).cloned().unwrap_or_default();
         if root_starts.none_start.is_none()
@@ -194,6 +196,84 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// Zeebe refuses two subscriptions to the same message name where one event would have to win: on the boundary
+    /// events of one activity (and a receive task's own message), after one event-based gateway, and among the message
+    /// start events of a process (camunda/camunda `ModelUtil.verifyNoDuplicatedEventDefinition`, `ReceiveTaskValidator`).
+    fn same_message_twice(
+        &mut self,
+        g: &ProcessGraph,
+        b: &Build<'a>,
+        starts: &HashMap<ElementIdx, ScopeStarts>,
+    ) {
+        let name = |idx: ElementIdx| -> Option<String> {
+            let m = match &g.elements[idx.0 as usize].kind {
+                ElementKind::Boundary(Boundary {
+                    trigger: BoundaryTrigger::Message(m),
+                    ..
+                })
+                | ElementKind::IntermediateCatch(Trigger::Message(m))
+                | ElementKind::StartEvent(Trigger::Message(m))
+                | ElementKind::ReceiveTask { message: m } => m,
+                _ => return None,
+            };
+            Some(match &m.name {
+                Feelish::Static(s) => s.clone(),
+                Feelish::Expr(e) => format!("={}", e.source()),
+            })
+        };
+        let pos = |idx: ElementIdx| b.slots[idx.0 as usize - 1].node.pos;
+        let id = |idx: ElementIdx| g.elements[idx.0 as usize].id.clone();
+        // The first element waiting for each name among `waiting`; later ones are reported by `report`.
+        let duplicates = |waiting: &[ElementIdx]| -> Vec<(ElementIdx, ElementIdx, String)> {
+            let mut first: HashMap<String, ElementIdx> = HashMap::new();
+            let mut out = Vec::new();
+            for &w in waiting {
+                if let Some(n) = name(w) {
+                    match first.get(&n) {
+                        Some(&f) => out.push((f, w, n)),
+                        None => {
+                            first.insert(n, w);
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let mut problems = Vec::new();
+        for (i, el) in g.elements.iter().enumerate() {
+            let idx = ElementIdx(i as u32);
+            if let ElementKind::ReceiveTask { .. } = el.kind {
+                let own = name(idx);
+                for &be in &el.boundaries {
+                    if own.is_some() && name(be) == own {
+                        problems.push((pos(idx), id(idx), format!("Expected a receive task and its boundary events to wait for different messages, but '{}' also waits for message '{}'", id(be), own.clone().unwrap_or_default())));
+                    }
+                }
+            }
+            for (f, d, n) in duplicates(&el.boundaries) {
+                problems.push((pos(d), id(d), format!("Expected the boundary events of '{}' to wait for different messages, but '{}' also waits for message '{n}'", el.id, id(f))));
+            }
+            if let ElementKind::EventBasedGateway = el.kind {
+                let targets: Vec<ElementIdx> = el
+                    .outgoing
+                    .iter()
+                    .map(|f| g.flows[f.0 as usize].target)
+                    .collect();
+                for (f, d, n) in duplicates(&targets) {
+                    problems.push((pos(idx), id(idx), format!("Expected the events after an event-based gateway to wait for different messages, but '{}' and '{}' both wait for message '{n}'", id(f), id(d))));
+                }
+            }
+        }
+        if let Some(root) = starts.get(&ProcessGraph::ROOT) {
+            for (f, d, n) in duplicates(&root.message_starts) {
+                problems.push((pos(d), id(d), format!("Expected the message start events of a process to wait for different messages, but '{}' also waits for message '{n}'", id(f))));
+            }
+        }
+        for (at, element, message) in problems {
+            self.problem(at, &element, message);
         }
     }
 }

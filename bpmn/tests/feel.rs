@@ -270,6 +270,250 @@ fn a_plain_reference_returns_the_variable_exactly() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Where dsntk alone differs from feel-scala
+
+/// `(source, expected)` evaluated with `variables`; `null` expected as `Json::Null`.
+fn assert_cases(variables: Json, cases: &[(&str, Json)]) {
+    for (source, expected) in cases {
+        assert_eq!(&eval(source, variables.clone()), expected, "{source}");
+    }
+}
+
+#[test]
+fn equality_with_null_is_a_boolean_as_in_feel_scala() {
+    // feel-scala's ValComparator: null equals only null; lists and contexts compare item by item,
+    // an item that cannot be compared making them unequal; two other types cannot be compared.
+    let v = json!({"nul": null, "s": "a", "n": 3, "l": [1, 2], "c": {"a": 1, "b": null}});
+    assert_cases(
+        v.clone(),
+        &[
+            ("missing = \"a\"", json!(false)),
+            ("\"a\" = missing", json!(false)),
+            ("missing != \"a\"", json!(true)),
+            ("nul = \"a\"", json!(false)),
+            ("nul != 3", json!(true)),
+            ("nul = null", json!(true)),
+            ("missing = null", json!(true)),
+            ("missing = nul", json!(true)),
+            ("null != null", json!(false)),
+            ("\"foo\" = null", json!(false)),
+            ("{x: null}.x = null", json!(true)),
+            ("{}.y = null", json!(true)),
+            ("c.b = null and c.a != null", json!(true)),
+            ("s = \"a\" and n = 3 and n != 4", json!(true)),
+            ("[1, null] = [1, null]", json!(true)),
+            ("l = [1, 2]", json!(true)),
+            ("l = [1]", json!(false)),
+            ("[1] = [\"a\"]", json!(false)),
+            ("[[1, null]] != [[1, 2]]", json!(true)),
+            ("c = {a: 1, b: null}", json!(true)),
+            ("{a: 1} = {a: \"x\"}", json!(false)),
+            ("{a: null} = {}", json!(false)),
+            ("[1, 2, 3][item != 2]", json!([1, 3])),
+            ("[{k: null}, {k: 1}][k = null]", json!([{"k": null}])),
+            ("if missing = \"a\" then 1 else 2", json!(2)),
+            // values of two types cannot be compared: null, as in feel-scala
+            ("1 = \"1\"", Json::Null),
+            ("s != 1", Json::Null),
+            ("l = {a: 1}", Json::Null),
+            // ordering with null stays null
+            ("missing > 10", Json::Null),
+            ("nul <= 1", Json::Null),
+        ],
+    );
+    let detailed = expr("n = \"3\"").evaluate_detailed(&vars(v)).unwrap();
+    assert_eq!(detailed.value, Json::Null);
+    assert_eq!(
+        detailed.warnings[0].to_string(),
+        "[EVALUATION_FAILURE] Can't compare '3' with '\"3\"'"
+    );
+}
+
+#[test]
+fn a_condition_on_a_missing_variable_is_false_so_the_default_flow_is_taken() {
+    // examples/bench/w2.bpmn: `=route = "a"` on a flow of an exclusive gateway with a default flow
+    let Feelish::Expr(condition) = Feelish::parse("=route = \"a\"").unwrap() else {
+        panic!("an expression");
+    };
+    assert!(!condition.evaluate_bool(&NoVariables).unwrap());
+    assert!(!condition
+        .evaluate_bool(&vars(json!({"route": null})))
+        .unwrap());
+    assert!(!condition
+        .evaluate_bool(&vars(json!({"route": "b"})))
+        .unwrap());
+    assert!(condition
+        .evaluate_bool(&vars(json!({"route": "a"})))
+        .unwrap());
+    // a comparison that cannot be made is still an incident, with feel-scala's reason
+    let err = condition
+        .evaluate_bool(&vars(json!({"route": 1})))
+        .unwrap_err();
+    assert!(
+        err.to_string().ends_with("Can't compare '1' with '\"a\"'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ranges_may_be_written_without_spaces() {
+    let v = json!({"tileCount": 3, "n": 5, "x": 4});
+    assert_cases(
+        v.clone(),
+        &[
+            ("for i in 1..tileCount return i", json!([1, 2, 3])),
+            ("for i in 1 .. tileCount return i", json!([1, 2, 3])),
+            ("for i in tileCount..1 return i", json!([3, 2, 1])),
+            (
+                "for i in 1..tileCount, j in 1..2 return i * 10 + j",
+                json!([11, 12, 21, 22, 31, 32]),
+            ),
+            ("for i in 0..n-3 return i", json!([0, 1, 2])),
+            ("x in [1..n]", json!(true)),
+            ("x in [n..10]", json!(false)),
+            ("n in (1..n)", json!(false)),
+            ("n in (1..n]", json!(true)),
+            ("x in [1.5..tileCount]", json!(false)),
+            ("count(for i in 1..n return i) = n", json!(true)),
+        ],
+    );
+    assert_eq!(
+        expr("for i in 1..tileCount return i").referenced_names(),
+        ["tileCount"]
+    );
+    assert_eq!(eval("1.5e1 + 2E-1 + .5", json!({})), json!(15.7));
+}
+
+#[test]
+fn camunda_extension_functions() {
+    let v = json!({"n": 3, "nul": null, "s": " a b ", "c": {"a": 1, "d": {"e": 2}}, "trim": 1});
+    assert_cases(
+        v.clone(),
+        &[
+            // is defined: false for null since feel-scala 1.17 (Zeebe 8.3, camunda/feel-scala#712)
+            ("is defined(n)", json!(true)),
+            ("is defined(c.a)", json!(true)),
+            ("is defined(missing)", json!(false)),
+            ("is defined(nul)", json!(false)),
+            ("is defined(c.x)", json!(false)),
+            ("is defined(missing.x)", json!(false)),
+            ("is defined(value: n)", json!(true)),
+            ("get or else(n, 1)", json!(3)),
+            ("get or else(missing, \"default\")", json!("default")),
+            ("get or else(nul, null)", Json::Null),
+            ("get or else(default: 1, value: nul)", json!(1)),
+            ("assert(n, n > 2)", json!(3)),
+            (
+                "assert(value: n, condition: n = 3, cause: \"no\")",
+                json!(3),
+            ),
+            ("is empty([])", json!(true)),
+            ("is empty([1])", json!(false)),
+            ("is blank(\" \\t\")", json!(true)),
+            ("is blank(s)", json!(false)),
+            ("trim(s)", json!("a b")),
+            ("to base64(\"Hello World!\")", json!("SGVsbG8gV29ybGQh")),
+            ("to base64(\"é\")", json!("w6k=")),
+            ("duplicate values([1, 2, 1, 3, 2, 1])", json!([1, 2])),
+            ("duplicate values([\"a\", \"b\"])", json!([])),
+            (
+                "partition([1, 2, 3, 4, 5], 2)",
+                json!([[1, 2], [3, 4], [5]]),
+            ),
+            ("partition([], 2)", json!([])),
+            ("partition([1, 2], 0)", Json::Null),
+            ("string join([\"a\", null, \"b\"], \"-\")", json!("a-b")),
+            ("string join([null, \"a\"], \"-\")", json!("a")),
+            ("string join([\"a\", \"b\"])", json!("ab")),
+            (
+                "string join([\"a\", \"b\"], \", \", \"[\", \"]\")",
+                json!("[a, b]"),
+            ),
+            ("string join([1], \"-\")", Json::Null),
+            ("get value(c, \"a\")", json!(1)),
+            ("get value(c, [\"d\", \"e\"])", json!(2)),
+            ("get value(c, [\"e\"])", Json::Null),
+            ("get value(context: c, keys: [\"d\"])", json!({"e": 2})),
+            (
+                "context put(c, [\"d\", \"f\"], 3).d",
+                json!({"e": 2, "f": 3}),
+            ),
+            (
+                "last day of month(date(\"2024-02-10\"))",
+                json!("2024-02-29"),
+            ),
+            (
+                "last day of month(date and time(\"2022-10-16T12:00:00\"))",
+                json!("2022-10-31"),
+            ),
+            // the names are the functions even where a variable has the same name
+            ("trim(\" x \") + string(trim)", json!("x1")),
+        ],
+    );
+    assert_eq!(
+        expr("is defined(x) and get or else(y, 1) > trim").referenced_names(),
+        ["x", "y", "trim"]
+    );
+}
+
+#[test]
+fn a_failed_assert_fails_the_evaluation_with_feel_scalas_message() {
+    let cases = [
+        ("assert(x, x > 5)", "The condition is not fulfilled"),
+        ("assert(x, x != null, \"'x' is missing\")", "'x' is missing"),
+        (
+            "list contains(assert(x, x != null), 2)",
+            "The condition is not fulfilled",
+        ),
+    ];
+    for (source, cause) in cases {
+        let err = expr(source).evaluate(&NoVariables).unwrap_err();
+        assert_eq!(
+            err,
+            FeelError::Evaluation {
+                expression: source.to_owned(),
+                reason: format!("Assertion failure on evaluate the expression '{source}': {cause}"),
+            }
+        );
+    }
+    // only an assert that is evaluated fails
+    assert_eq!(
+        eval("if false then assert(1, false) else 2", json!({})),
+        json!(2)
+    );
+    assert!(expr("assert(x, x > 5)")
+        .evaluate_bool(&vars(json!({"x": 6})))
+        .is_err());
+}
+
+#[test]
+fn nondeterministic_and_unimplemented_extensions_are_rejected_at_parse_time() {
+    let random = "which gives a different result each time, while Apsis must give the same result \
+                  when it replays the log";
+    let cases = [
+        ("uuid()", "uuid", random),
+        ("string(random number() * 10)", "random number", random),
+        ("{id: uuid()}.id", "uuid", random),
+        (
+            "extract(s, \"[0-9]+\")",
+            "extract",
+            "a Camunda extension Apsis does not implement yet (it needs a regular-expression engine)",
+        ),
+    ];
+    for (source, function, reason) in cases {
+        let err = Expression::parse(source).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Expected the expression '{source}' to call only functions Apsis supports, but it calls \
+                 '{function}()', {reason}"
+            )
+        );
+        assert!(matches!(err, FeelError::UnsupportedFunction { .. }));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Typed evaluations and Zeebe's messages
 
 #[test]
@@ -771,11 +1015,6 @@ fn evaluation_throughput() {
 
 #[test]
 fn dsntk_limits() {
-    // Camunda's extension functions are not in dsntk: `is defined` does not parse.
-    assert!(matches!(
-        Expression::parse("is defined(x)"),
-        Err(FeelError::Parse { .. })
-    ));
     // Names with spaces are not FEEL variables in Zeebe either; here they read as two names.
     assert!(Expression::parse("first name").is_err());
     // A variable named like a built-in function does not hide it: names in call position are
@@ -785,10 +1024,10 @@ fn dsntk_limits() {
         .unwrap();
     assert_eq!(called, json!("2024-01-01"));
     // ...unless the same expression also reads the variable: then dsntk calls the variable.
-    let both = expr("date(\"2024-01-01\") = date")
+    let both = expr("[date(\"2024-01-01\"), date]")
         .evaluate(&vars(json!({"date": "d"})))
         .unwrap();
-    assert_eq!(both, Json::Null);
+    assert_eq!(both, json!([null, "d"]));
 }
 
 #[test]

@@ -14,11 +14,35 @@
 //! expression '...': ...") is left for what cannot give a value at all: `now()` without a clock,
 //! a panic inside dsntk.
 //!
+//! Where dsntk's own semantics differ from feel-scala's, the parsed tree is rewritten at parse time
+//! to call functions Apsis binds in the evaluation context (`functions.rs`); dsntk still evaluates
+//! every expression, arguments included:
+//! - `=` and `!=` follow feel-scala's `ValComparator`: `x = "a"` is `false` (and `x != "a"` `true`)
+//!   when `x` is missing or null, `null = null` is `true`; lists and contexts are equal when item by
+//!   item (entry by entry) equal; two values of different types give `null`. `<`, `>`, `<=`, `>=`
+//!   with `null` stay `null`.
+//! - Ranges may be written without spaces: `for i in 1..n return i`, `x in [1..n]`.
+//!
+//! Camunda's extension functions (docs.camunda.io, FEEL built-in functions) beyond DMN's:
+//! - supported: `is defined(value)` (`false` for null and for a missing variable or entry, as since
+//!   feel-scala 1.17 / Zeebe 8.3), `get or else(value, default)`, `assert(value, condition)` and
+//!   `assert(value, condition, cause)` (a failed assert fails the evaluation: "Assertion failure on
+//!   evaluate the expression '...': The condition is not fulfilled"), `is empty(list)`,
+//!   `is blank(string)`, `trim(string)`, `to base64(value)`, `duplicate values(list)`,
+//!   `partition(list, size)`, `string join(list)` / `(list, delimiter)` / `(list, delimiter,
+//!   prefix, suffix)` (null items left out), `get value(context, keys)` (a path),
+//!   `last day of month(date)`; `context put(context, keys, value)`, `context merge`,
+//!   `get entries`, `split` and the DMN built-ins are dsntk's own; `now()`/`today()` see below.
+//! - rejected at parse time ([`FeelError::UnsupportedFunction`]): `random number()` and `uuid()`,
+//!   which would make replaying the log give other results; `extract(string, pattern)`, which
+//!   needs a regular-expression engine Apsis does not have here.
+//!
 //! Purity: `now()` and `today()` are rewritten at parse time to read the clock the caller passes
 //! ([`WithClock`]), never the system clock. Expressions defining `external` (Java/PMML) functions,
 //! which dsntk would run over HTTP, are rejected at parse time.
 
 pub mod convert;
+mod functions;
 mod syntax;
 mod typed;
 
@@ -108,6 +132,15 @@ pub enum FeelError {
          (Java/PMML) function, which Apsis does not run"
     )]
     ExternalFunction { expression: String },
+    #[error(
+        "Expected the expression '{expression}' to call only functions Apsis supports, but it calls \
+         '{function}()', {reason}"
+    )]
+    UnsupportedFunction {
+        expression: String,
+        function: String,
+        reason: String,
+    },
     #[error("failed to evaluate expression '{expression}': {reason}")]
     Evaluation { expression: String, reason: String },
     /// The result had another type than the caller needs; `message` is Zeebe's wording, with the
@@ -211,6 +244,9 @@ struct Parsed {
     /// is worth a warning.
     certain: Vec<bool>,
     uses_clock: bool,
+    /// The functions the rewritten tree calls ([`functions`]), bound in every evaluation context.
+    functions: Vec<(Name, Value)>,
+    uses_assert: bool,
     /// For `a` / `a.b.c`: read the JSON directly (exact, and no conversion), falling back to FEEL
     /// when the path does not run through JSON objects.
     simple_path: Option<Vec<String>>,
@@ -262,6 +298,19 @@ impl Expression {
             });
         }
         let uses_clock = syntax::replace_clock_calls(&mut ast);
+        let mut used = Vec::new();
+        if let Err((function, reason)) = syntax::rewrite_calls(&mut ast, &mut used) {
+            return Err(FeelError::UnsupportedFunction {
+                expression: source.to_owned(),
+                function: function.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+        let uses_assert = used.iter().any(|f| f.public == Some("assert"));
+        let functions = used
+            .iter()
+            .map(|f| (Name::from(f.reserved), f.value()))
+            .collect();
         let free = syntax::free_names(&ast);
         let simple_path = syntax::simple_path(&ast);
         let evaluator = catch_unwind(AssertUnwindSafe(|| dsntk_feel_evaluator::prepare(&ast)))
@@ -277,6 +326,8 @@ impl Expression {
             certain: free.iter().map(|n| n.certain).collect(),
             names: free.into_iter().map(|n| n.name).collect(),
             uses_clock,
+            functions,
+            uses_assert,
             simple_path,
         })))
     }
@@ -350,7 +401,13 @@ impl Expression {
             ctx.set_entry(&Name::from(syntax::NOW_NAME), now);
             ctx.set_entry(&Name::from(syntax::TODAY_NAME), today);
         }
+        for (name, function) in &parsed.functions {
+            ctx.set_entry(name, function.clone());
+        }
         let scope = FeelScope::from(ctx);
+        if parsed.uses_assert {
+            functions::take_assert_failure(); // left by an evaluation that panicked
+        }
         let value =
             catch_unwind(AssertUnwindSafe(|| (parsed.evaluator)(&scope))).map_err(|panic| {
                 self.evaluation_error(format!(
@@ -358,6 +415,15 @@ impl Expression {
                     panic_message(&*panic)
                 ))
             })?;
+        if parsed.uses_assert {
+            if let Some(cause) = functions::take_assert_failure() {
+                // feel-scala's wording; a failed assert fails the evaluation, never a null
+                return Err(self.evaluation_error(format!(
+                    "Assertion failure on evaluate the expression '{}': {cause}",
+                    parsed.source
+                )));
+            }
+        }
         // dsntk's reason for a null is worth reporting unless a variable is missing: then it is a
         // consequence of that ("eval_greater_then" for `x > 5`).
         if let Value::Null(Some(reason)) = &value {

@@ -10,10 +10,12 @@
 //! built-in functions whose names have spaces (`string length`) are put in too, so that they win
 //! over their first word.
 
+use super::functions::{self, Function};
 use dsntk_feel::Name;
 use dsntk_feel_parser::AstNode;
 
-/// Built-in functions of dsntk whose names contain spaces.
+/// Functions whose names contain spaces: dsntk's built-ins, and Camunda's extensions (implemented
+/// in [`super::functions`] or rejected there).
 const MULTI_WORD_FUNCTIONS: &[&str] = &[
     "context merge",
     "context put",
@@ -21,12 +23,18 @@ const MULTI_WORD_FUNCTIONS: &[&str] = &[
     "day of week",
     "day of year",
     "distinct values",
+    "duplicate values",
     "ends with",
     "finished by",
     "get entries",
+    "get or else",
     "get value",
     "index of",
     "insert before",
+    "is blank",
+    "is defined",
+    "is empty",
+    "last day of month",
     "list contains",
     "list replace",
     "lower case",
@@ -34,6 +42,7 @@ const MULTI_WORD_FUNCTIONS: &[&str] = &[
     "month of year",
     "overlaps after",
     "overlaps before",
+    "random number",
     "round down",
     "round half down",
     "round half up",
@@ -44,6 +53,7 @@ const MULTI_WORD_FUNCTIONS: &[&str] = &[
     "string length",
     "substring after",
     "substring before",
+    "to base64",
     "upper case",
     "week of year",
     "years and months duration",
@@ -105,10 +115,7 @@ pub(crate) fn scope_names(source: &str) -> Vec<String> {
                 words.push(String::new()); // keeps the "previous two words" look-back right
             }
         } else if c.is_ascii_digit() {
-            // a number, possibly with an exponent: never a name
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
+            i = skip_number(&chars, i);
         } else {
             i += 1;
         }
@@ -121,6 +128,33 @@ pub(crate) fn scope_names(source: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The end of the number starting at `start`: digits, a fraction (a `.` followed by a digit) and
+/// an exponent. A `.` not followed by a digit ends it, so in `1..n` the `..` and the name `n`
+/// stay outside the number (feel-scala reads `1..n` as a range to `n`).
+fn skip_number(chars: &[char], start: usize) -> usize {
+    let digit_at = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let mut i = start;
+    while digit_at(i) {
+        i += 1;
+    }
+    if chars.get(i) == Some(&'.') && digit_at(i + 1) {
+        i += 1;
+        while digit_at(i) {
+            i += 1;
+        }
+    }
+    if matches!(chars.get(i), Some('e' | 'E')) {
+        let sign = usize::from(matches!(chars.get(i + 1), Some('+' | '-')));
+        if digit_at(i + 1 + sign) {
+            i += 1 + sign;
+            while digit_at(i) {
+                i += 1;
+            }
+        }
+    }
+    i
 }
 
 // The same character classes as dsntk's lexer (FEEL grammar rules 27-29).
@@ -289,6 +323,77 @@ pub(crate) fn replace_clock_calls(node: &mut AstNode) -> bool {
     found
 }
 
+/// Why an expression was refused by [`rewrite_calls`]: the function it calls, and the reason.
+pub(crate) type Refused = (&'static str, &'static str);
+
+/// Makes the tree evaluate as feel-scala does: `a = b` and `a != b` become calls of feel-scala's
+/// equality, and calls of Camunda's extension functions (and of the dsntk built-ins whose
+/// behaviour differs) are renamed to the functions Apsis binds (see [`functions`]). Adds the
+/// functions used to `used` (once each); fails for a function Apsis refuses (`uuid()`).
+pub(crate) fn rewrite_calls(
+    node: &mut AstNode,
+    used: &mut Vec<&'static Function>,
+) -> Result<(), Refused> {
+    for_each_child!(node, iter_mut, as_mut, |child| rewrite_calls(child, used)?);
+    let mut use_function = |function: &'static Function| {
+        if !used.iter().any(|f| std::ptr::eq(*f, function)) {
+            used.push(function);
+        }
+    };
+    match node {
+        AstNode::Eq(..) | AstNode::Nq(..) => {
+            let (reserved, lhs, rhs) = match std::mem::replace(node, AstNode::Null) {
+                AstNode::Eq(lhs, rhs) => (functions::EQ, lhs, rhs),
+                AstNode::Nq(lhs, rhs) => (functions::NE, lhs, rhs),
+                _ => unreachable!("matched just above"),
+            };
+            *node = AstNode::FunctionInvocation(
+                Box::new(AstNode::Name(Name::from(reserved))),
+                Box::new(AstNode::PositionalParameters(vec![*lhs, *rhs])),
+            );
+            if let Some(function) = functions::FUNCTIONS.iter().find(|f| f.reserved == reserved) {
+                use_function(function);
+            }
+        }
+        AstNode::FunctionInvocation(callee, params) => {
+            let AstNode::Name(name) = &mut **callee else {
+                return Ok(());
+            };
+            if let Some(refused) = functions::REJECTED
+                .iter()
+                .find(|(n, _)| *n == name.as_str())
+            {
+                return Err(*refused);
+            }
+            let function = functions::FUNCTIONS
+                .iter()
+                .find(|f| f.public == Some(name.as_str()) && fits(f.params, params));
+            if let Some(function) = function {
+                *name = Name::from(function.reserved);
+                use_function(function);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether a call's arguments fit the parameters: as many positional ones, or named ones with
+/// exactly these names.
+fn fits(params: &[&str], args: &AstNode) -> bool {
+    match args {
+        AstNode::PositionalParameters(args) => args.len() == params.len(),
+        AstNode::NamedParameters(args) => {
+            args.len() == params.len()
+                && args.iter().all(|arg| {
+                    matches!(arg, AstNode::NamedParameter(name, _)
+                        if matches!(&**name, AstNode::ParameterName(n) if params.contains(&n.as_str())))
+                })
+        }
+        _ => false,
+    }
+}
+
 /// A top-level name an expression reads. `certain` is false for names that may instead be bound
 /// at run time (inside a filter `[...]`, a name may be a property of the filtered item).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,5 +555,13 @@ mod tests {
             assert!(!names.contains(&absent.to_owned()), "{absent} in {names:?}");
         }
         assert!(names.contains(&"string length".to_owned()));
+        // a range's `..` ends the number before it
+        let names = scope_names("for i in 1..tileCount, j in 2.5..n return i");
+        for expected in ["i", "tileCount", "j", "n"] {
+            assert!(
+                names.contains(&expected.to_owned()),
+                "{expected} missing from {names:?}"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! a tree is simpler and clearer than a streaming state machine. Names are resolved to namespace URIs, so
 //! `bpmn:task`, `bpmn2:task` and a default-namespace `task` are the same element.
 
+use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
@@ -139,24 +140,25 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let index = LineIndex::new(text);
     let mut reader = NsReader::from_str(text);
     reader.config_mut().expand_empty_elements = false;
+    // `--` inside a comment is not XML; Zeebe's parser rejects it too.
+    reader.config_mut().check_comments = true;
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
     let err = |reader: &NsReader<&[u8]>, e: &dyn std::fmt::Display| SyntaxError {
         pos: index.pos(text, reader.error_position() as usize),
         message: format!("Expected well-formed XML, but {e}"),
     };
+    let open_at = |reader: &NsReader<&[u8]>, start: &BytesStart<'_>, offset: usize| {
+        let pos = index.pos(text, offset);
+        open(reader, start, pos).map_err(|message| SyntaxError { pos, message })
+    };
     loop {
         let offset = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| err(&reader, &e))?;
         match event {
-            Event::Start(start) => {
-                let node =
-                    open(&reader, &start, index.pos(text, offset)).map_err(|e| err(&reader, &e))?;
-                stack.push(node);
-            }
+            Event::Start(start) => stack.push(open_at(&reader, &start, offset)?),
             Event::Empty(start) => {
-                let node =
-                    open(&reader, &start, index.pos(text, offset)).map_err(|e| err(&reader, &e))?;
+                let node = open_at(&reader, &start, offset)?;
                 attach(&mut stack, &mut root, node);
             }
             Event::End(_) => {
@@ -191,7 +193,12 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                             }
                         }
                     }
-                    Err(e) => return Err(err(&reader, &e)),
+                    Err(e) => {
+                        return Err(SyntaxError {
+                            pos: index.pos(text, offset),
+                            message: format!("Expected well-formed XML, but {e}"),
+                        })
+                    }
                 };
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&resolved);
@@ -227,11 +234,14 @@ fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) {
     }
 }
 
-fn open(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-    pos: Pos,
-) -> Result<Node, quick_xml::Error> {
+/// Reads a start tag into a node; the error is the message for a problem at the tag.
+fn open(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, pos: Pos) -> Result<Node, String> {
+    let qname: String = start.name().as_ref().to_owned();
+    let unbound = |prefix: &str| {
+        format!(
+            "Expected the namespace prefix '{prefix}' to be declared (xmlns:{prefix}=\"...\"), but it is not"
+        )
+    };
     let (res, local) = reader.resolver().resolve_element(start.name());
     let (ns, other_uri) = match res {
         ResolveResult::Bound(uri) => {
@@ -241,33 +251,62 @@ fn open(
                 ns => (ns, None),
             }
         }
-        _ => (Ns::Other, None),
+        ResolveResult::Unknown(prefix) => return Err(unbound(&prefix)),
+        ResolveResult::Unbound => (Ns::Other, None),
     };
     let mut attrs = Vec::new();
-    for attr in start.attributes() {
-        let attr = attr.map_err(quick_xml::Error::from)?;
+    let mut seen: Vec<String> = Vec::new();
+    // Duplicates are checked here rather than by quick-xml, whose message gives offsets instead of the name.
+    for attr in start.attributes().with_checks(false) {
+        let attr = attr.map_err(|e| {
+            format!("Expected well-formed XML, but the start tag <{qname}> is broken: {e}")
+        })?;
         let key = attr.key;
-        if key.as_ref().starts_with("xmlns") {
+        let key_text: &str = key.as_ref();
+        if seen.iter().any(|k| k == key_text) {
+            return Err(format!(
+                "Expected attribute '{key_text}' only once in <{qname}>, but found it twice"
+            ));
+        }
+        seen.push(key_text.to_owned());
+        if key_text == "xmlns" || key_text.starts_with("xmlns:") {
             continue;
         }
         let (res, local) = reader.resolver().resolve_attribute(key);
         let ans = match res {
             ResolveResult::Bound(uri) => Ns::from_uri(uri.as_ref()),
-            _ => Ns::Other,
+            ResolveResult::Unknown(prefix) => return Err(unbound(&prefix)),
+            ResolveResult::Unbound => Ns::Other,
+        };
+        if attr.value.contains('<') {
+            return Err(format!(
+                "Expected no '<' in the value of attribute '{key_text}' of <{qname}> (write '&lt;'), but found one"
+            ));
+        }
+        let value = match attr.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
+            Ok(v) => v.into_owned(),
+            Err(quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(_, name))) => {
+                return Err(format!(
+                    "Expected a predefined XML entity in attribute '{key_text}' of <{qname}>, but found '&{name};'"
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Expected well-formed XML, but attribute '{key_text}' of <{qname}> is broken: {e}"
+                ))
+            }
         };
         attrs.push(Attr {
             ns: ans,
             name: local.as_ref().to_owned(),
-            value: attr
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
-                .into_owned(),
+            value,
         });
     }
     Ok(Node {
         ns,
         other_uri,
         name: local.as_ref().to_owned(),
-        qname: start.name().as_ref().to_owned(),
+        qname,
         attrs,
         children: Vec::new(),
         text: String::new(),

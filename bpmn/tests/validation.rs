@@ -163,6 +163,15 @@ const CASES: &[(&str, &[Expect])] = &[
         (18, 11, Some("notify-all"), "Expected the outputElement to be a FEEL expression starting with '=' (e.g. '=receipt'), but found the static value 'receipt'"),
         (36, 7, Some("Message_ack"), "Expected the correlationKey to be a FEEL expression starting with '=' (e.g. '=orderId'), but found the static value 'orderId'"),
     ]),
+    ("malformed-attribute-entity.bpmn", &[
+        (4, 5, None, "Expected a predefined XML entity in attribute 'name' of <bpmn:startEvent>, but found '&pound;'"),
+    ]),
+    ("malformed-duplicate-attribute.bpmn", &[
+        (4, 5, None, "Expected attribute 'name' only once in <bpmn:startEvent>, but found it twice"),
+    ]),
+    ("malformed-undeclared-prefix.bpmn", &[
+        (11, 7, None, "Expected the namespace prefix 'xsi' to be declared (xmlns:xsi=\"...\"), but it is not"),
+    ]),
     ("malformed-mismatched-tag.bpmn", &[
         (9, 5, None, "Expected well-formed XML, but ill-formed document: expected `</bpmn:userTask>`, but `</bpmn:serviceTask>` was found"),
     ]),

@@ -279,12 +279,12 @@ pub enum Event {
         element: u32,
         variables: Json,
     },
-    /// A multi-instance body's completion condition was met: its remaining inner instances are terminated.
-    MultiInstanceConditionMet {
-        key: Key,
-    },
     /// A flow scope's remaining tokens were discarded (terminate end event); pending activations are dropped.
     FlowScopeInterrupted {
+        key: Key,
+    },
+    /// A multi-instance body's completion condition was met: its remaining inner instances are terminated.
+    MultiInstanceConditionMet {
         key: Key,
     },
 }

@@ -187,16 +187,9 @@ impl Engine {
             }
             None => State::default(),
         };
-        let mut last_timestamp = 0;
-        while let Some(entry) = recovered.replay.next_entry().map_err(Error::Store)? {
-            let decoded = Entry::decode(entry.payload).map_err(|e| Error::Core(e.into()))?;
-            last_timestamp = decoded.timestamp;
-            for event in &decoded.events {
-                state.apply(event);
-            }
-            stats.entries_replayed += 1;
-            stats.events_replayed += decoded.events.len() as u64;
-        }
+        let (last_timestamp, entries, events) = replay_log(&mut state, &mut recovered.replay)?;
+        stats.entries_replayed = entries;
+        stats.events_replayed = events;
         stats.replay_time = started.elapsed();
         let (tx, rx) = mpsc::sync_channel(opts.queue_capacity);
         let runtime = Runtime {
@@ -241,6 +234,64 @@ impl Drop for Engine {
             let _ = t.join();
         }
     }
+}
+
+/// Applies every log entry after the snapshot. Reading and decoding run on a second thread, applying on this one,
+/// so a long log replays at the speed of the slower of the two. Returns (last timestamp, entries, events).
+fn replay_log(
+    state: &mut State,
+    replay: &mut apsis_store::Replay,
+) -> Result<(i64, u64, u64), Error> {
+    const CHUNK: usize = 1024;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Result<Vec<Entry>, Error>>(32);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            loop {
+                match replay.next_entry() {
+                    Ok(Some(entry)) => match Entry::decode(entry.payload) {
+                        Ok(decoded) => {
+                            chunk.push(decoded);
+                            if chunk.len() == CHUNK
+                                && tx
+                                    .send(Ok(std::mem::replace(
+                                        &mut chunk,
+                                        Vec::with_capacity(CHUNK),
+                                    )))
+                                    .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(Error::Core(e.into())));
+                            return;
+                        }
+                    },
+                    Ok(None) => {
+                        let _ = tx.send(Ok(chunk));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Store(e)));
+                        return;
+                    }
+                }
+            }
+        });
+        let (mut last, mut entries, mut events) = (0, 0, 0);
+        for chunk in rx {
+            for entry in chunk? {
+                last = entry.timestamp;
+                entries += 1;
+                events += entry.events.len() as u64;
+                for event in &entry.events {
+                    state.apply(event);
+                }
+            }
+        }
+        Ok((last, entries, events))
+    })
 }
 
 struct Runtime {

@@ -104,13 +104,7 @@ fn the_core_is_pure() {
     }
     // FEEL's evaluator (dsntk) links reqwest for Java/PMML externals, which Apsis rejects at parse time; that is the
     // only way an async runtime or HTTP may enter the core's build, and nothing of it is ever called.
-    for forbidden in [
-        "tokio",
-        "tonic",
-        "hyper",
-        "apsis-store",
-        "apsis-server",
-    ] {
+    for forbidden in ["tokio", "tonic", "hyper", "apsis-store", "apsis-server"] {
         if let Some(path) = g.reaches(
             "apsis-core",
             forbidden,
@@ -184,7 +178,13 @@ fn the_core_never_reads_the_clock() {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let text = std::fs::read_to_string(&path).expect("source file");
-                    for needle in ["SystemTime::now", "Instant::now", "Utc::now", "Local::now", "std::time::SystemTime"] {
+                    for needle in [
+                        "SystemTime::now",
+                        "Instant::now",
+                        "Utc::now",
+                        "Local::now",
+                        "std::time::SystemTime",
+                    ] {
                         if text.contains(needle) {
                             offenders.push(format!("{}: {needle}", path.display()));
                         }
@@ -193,5 +193,8 @@ fn the_core_never_reads_the_clock() {
             }
         }
     }
-    assert!(offenders.is_empty(), "Expected no clock reads in the pure crates, but found: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "Expected no clock reads in the pure crates, but found: {offenders:?}"
+    );
 }

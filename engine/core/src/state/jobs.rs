@@ -68,12 +68,15 @@ impl Jobs {
         }
         job.state = state;
         match state {
-            JobState::Activatable => {
-                self.activatable
-                    .entry(job.record.job_type.clone())
-                    .or_default()
-                    .insert(key);
-            }
+            JobState::Activatable => match self.activatable.get_mut(job.record.job_type.as_str()) {
+                Some(set) => {
+                    set.insert(key);
+                }
+                None => {
+                    self.activatable
+                        .insert(job.record.job_type.clone(), BTreeSet::from([key]));
+                }
+            },
             JobState::Activated => {
                 self.deadlines.insert((job.deadline, key));
             }

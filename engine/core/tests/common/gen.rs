@@ -4,7 +4,8 @@
 //! activity's boundary path either rejoins after it or ends on its own), so every generated process is valid and, if
 //! every job is completed, every message published and the clock advanced far enough, every instance completes.
 //! A non-interrupting boundary path never rejoins: a second token would reach a parallel join on the same flow
-//! twice and (correctly) wait there forever.
+//! twice and (correctly) wait there forever. An interrupting one inside a parallel branch always rejoins: ending it
+//! would take the branch's token away from the join, which then (correctly) waits forever.
 //!
 //! Variables the processes read, set when an instance is created: `x` (number; exclusive conditions, the script
 //! task), `y` (number, may be missing: a condition on it then raises an incident), `ck` (the correlation key of every
@@ -73,7 +74,8 @@ pub struct Cond {
 pub struct BoundarySpec {
     pub trigger: BoundaryTrigger,
     pub interrupting: bool,
-    /// The boundary path merges back after the activity (only when interrupting); otherwise it ends.
+    /// The boundary path merges back after the activity; otherwise it ends. Only when interrupting, and always when
+    /// interrupting inside a parallel branch of the same flow scope (see the module docs).
     pub rejoin: bool,
 }
 
@@ -154,8 +156,8 @@ fn leaf() -> impl Strategy<Value = Block> {
 
 /// A block: a leaf, or a split/merge or subprocess around nested sequences (nesting depth at most 3).
 pub fn block() -> impl Strategy<Value = Block> {
-    leaf().prop_recursive(3, 24, 3, |inner| {
-        let seq = vec(inner, 0..=3);
+    leaf().prop_recursive(3, 12, 3, |inner| {
+        let seq = vec(inner, 0..=2);
         prop_oneof![
             (vec((cond(), seq.clone()), 1..=2), seq.clone())
                 .prop_map(|(branches, default)| Block::Exclusive { branches, default }),
@@ -173,9 +175,9 @@ pub fn block() -> impl Strategy<Value = Block> {
     })
 }
 
-/// The body of a process: one to five blocks.
+/// The body of a process: one to four blocks.
 pub fn process() -> impl Strategy<Value = Vec<Block>> {
-    vec(block(), 1..=5)
+    vec(block(), 1..=4)
 }
 
 /// Renders the blocks as a deployable BPMN file with process id `process_id`.
@@ -207,6 +209,8 @@ struct Edge {
 struct Writer {
     next: usize,
     out: String,
+    /// Inside a branch of a parallel fork of the current flow scope.
+    in_parallel: bool,
 }
 
 impl Writer {
@@ -317,11 +321,13 @@ impl Writer {
                 self.out
                     .push_str(&format!(r#"<bpmn:parallelGateway id="{fork}" />"#));
                 self.connect(incoming, &fork);
+                let outer = std::mem::replace(&mut self.in_parallel, true);
                 for body in branches {
                     let e = self.edge(&fork);
                     let out = self.seq(body, e);
                     self.connect(out, &join);
                 }
+                self.in_parallel = outer;
                 self.out
                     .push_str(&format!(r#"<bpmn:parallelGateway id="{join}" />"#));
                 self.edge(&join)
@@ -362,7 +368,9 @@ impl Writer {
                 if let Some(sequential) = m {
                     self.out.push_str(&multi(*sequential));
                 }
+                let outer = std::mem::replace(&mut self.in_parallel, false);
                 self.scope_body(body);
+                self.in_parallel = outer;
                 self.out.push_str("</bpmn:subProcess>");
                 id
             }
@@ -394,7 +402,7 @@ impl Writer {
         ));
         let from_activity = self.edge(activity);
         let from_boundary = self.edge(&b);
-        if spec.rejoin {
+        if spec.rejoin || (spec.interrupting && self.in_parallel) {
             let merge = self.id("merge");
             self.out
                 .push_str(&format!(r#"<bpmn:exclusiveGateway id="{merge}" />"#));

@@ -30,6 +30,7 @@ struct Args {
     data_dir: Option<PathBuf>,
     fsync: bool,
     replay: bool,
+    replay_only: Option<PathBuf>,
     bpmn_dir: PathBuf,
 }
 
@@ -41,6 +42,7 @@ fn parse_args() -> anyhow::Result<Args> {
         data_dir: None,
         fsync: true,
         replay: false,
+        replay_only: None,
         bpmn_dir: PathBuf::from(BPMN_DIR),
     };
     let mut it = std::env::args().skip(1);
@@ -60,9 +62,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--data-dir" => a.data_dir = Some(PathBuf::from(value()?)),
             "--no-fsync" => a.fsync = false,
             "--replay" => a.replay = true,
+            "--replay-only" => a.replay_only = Some(PathBuf::from(value()?)),
             "--bpmn-dir" => a.bpmn_dir = PathBuf::from(value()?),
             "--help" | "-h" => {
-                println!("apsis-bench [--workload w1,w2] [--instances N] [--in-flight K] [--data-dir DIR] [--no-fsync] [--replay] [--bpmn-dir DIR]");
+                println!("apsis-bench [--workload w1,w2] [--instances N] [--in-flight K] [--data-dir DIR] [--no-fsync] [--replay] [--replay-only DIR] [--bpmn-dir DIR]");
                 std::process::exit(0);
             }
             other => bail!("Expected a known option, but found '{other}' (see --help)"),
@@ -319,24 +322,37 @@ fn run(workload: &str, args: &Args, dir: &std::path::Path) -> anyhow::Result<()>
         );
     }
     if args.replay {
-        let size = dir_size(dir);
-        let (engine, stats) = Engine::start(EngineOptions::new(dir))?;
-        println!(
-            "{workload}: replay of {:.1} MB log: {} entries, {} events in {:.2} s ({:.0} MB/s); peak RSS {:.0} MB",
-            size as f64 / 1e6,
-            stats.entries_replayed,
-            stats.events_replayed,
-            stats.replay_time.as_secs_f64(),
-            size as f64 / 1e6 / stats.replay_time.as_secs_f64(),
-            peak_rss_mb()
-        );
-        engine.shutdown()?;
+        replay_only(dir, workload)?;
     }
+    Ok(())
+}
+
+/// Restarts an engine on `dir` (its log left without a final snapshot) and reports the replay; leaves the
+/// directory as it was (no snapshot on shutdown).
+fn replay_only(dir: &std::path::Path, label: &str) -> anyhow::Result<()> {
+    let size = dir_size(dir);
+    let mut opts = EngineOptions::new(dir);
+    opts.snapshot_on_shutdown = false;
+    let (engine, stats) = Engine::start(opts)?;
+    println!(
+        "{label}: replay of {:.1} MB on disk (snapshot at position {}): {} entries, {} events in {:.2} s ({:.0} MB/s); peak RSS {:.0} MB",
+        size as f64 / 1e6,
+        stats.snapshot_position,
+        stats.entries_replayed,
+        stats.events_replayed,
+        stats.replay_time.as_secs_f64(),
+        size as f64 / 1e6 / stats.replay_time.as_secs_f64(),
+        peak_rss_mb()
+    );
+    engine.shutdown()?;
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
+    if let Some(dir) = &args.replay_only {
+        return replay_only(dir, "replay-only");
+    }
     for w in &args.workloads {
         let tmp;
         let dir = match &args.data_dir {

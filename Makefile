@@ -1,18 +1,25 @@
 # The two commands of the README. Each installs what is missing first.
-.PHONY: deps test lint unit demo bench
+.PHONY: deps lint unit test demo bench
+
+CARGO ?= cargo
 
 deps:
 	bash scripts/install-deps.sh
 
 lint:
-	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 unit:
-	cargo test --workspace --locked
+	$(CARGO) test --workspace --locked
 
 # Everything CI runs: lints, then every test tier.
 test: deps lint unit
 
+# Every example process deployed and run, then a short benchmark of the engine with durability on.
+demo: deps
+	$(CARGO) test --locked -p apsis-core --test examples -- --nocapture
+	$(CARGO) run --release --locked -p apsis-server --bin apsis-bench -- --workload w1,w2 --instances 50000 --in-flight 1000
+
 bench: deps
-	cargo run --release --locked -p apsis-server --bin apsis-bench
+	$(CARGO) run --release --locked -p apsis-server --bin apsis-bench -- --workload w1,w2 --instances 200000 --in-flight 1000

@@ -589,6 +589,13 @@ fn delete_resource() {
     h.ok(Command::CancelProcessInstance { key: pi });
     h.ok(Command::DeleteResource { key });
     assert!(h.state.deployments.latest("p").is_none());
+    let Response::Deployed { processes, .. } = h.deploy("p.bpmn", &one_task("other")) else {
+        panic!()
+    };
+    assert_eq!(
+        processes[0].version, 2,
+        "a deleted version's number is not reused"
+    );
     let r = h.rejected(Command::DeleteResource { key });
     assert_eq!(r.kind, RejectionKind::NotFound);
 }

@@ -153,7 +153,7 @@ fn deploy(p: &mut Processor, resources: &[crate::command::Resource]) -> Rejected
                     continue;
                 }
             }
-            let version = latest.as_ref().map_or(1, |l| l.1 + 1);
+            let version = p.state.deployments.next_version(&g.bpmn_process_id);
             let key = p.new_key();
             p.write(Event::ProcessDeployed {
                 key,

@@ -57,6 +57,12 @@ impl State {
                     .or_default();
                 versions.push((*version, *key));
                 versions.sort();
+                let max = self
+                    .deployments
+                    .max_version
+                    .entry(bpmn_process_id.clone())
+                    .or_default();
+                *max = (*max).max(*version);
             }
             Event::ProcessDeleted { key } => {
                 if let Some(p) = self.deployments.processes.remove(key) {

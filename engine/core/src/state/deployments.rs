@@ -51,11 +51,18 @@ pub struct Deployments {
     pub processes: FxHashMap<Key, DeployedProcess>,
     /// Versions of each BPMN process id, ascending: (version, definition key).
     pub by_id: BTreeMap<String, Vec<(i32, Key)>>,
+    /// The highest version ever deployed per BPMN process id: deleting a version never frees its number.
+    pub max_version: BTreeMap<String, i32>,
 }
 
 impl Deployments {
     pub fn get(&self, key: Key) -> Option<&DeployedProcess> {
         self.processes.get(&key)
+    }
+
+    /// The version a new deployment of `bpmn_process_id` gets.
+    pub fn next_version(&self, bpmn_process_id: &str) -> i32 {
+        self.max_version.get(bpmn_process_id).copied().unwrap_or(0) + 1
     }
 
     pub fn latest(&self, bpmn_process_id: &str) -> Option<&DeployedProcess> {

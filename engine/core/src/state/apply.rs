@@ -85,13 +85,13 @@ impl State {
             }
             Event::MultiInstanceItems { key, items } => {
                 if let Some(i) = self.instances.get_mut(key) {
-                    i.multi_instance = Some(MultiInstanceState {
+                    i.multi_instance = Some(Box::new(MultiInstanceState {
                         items: items.clone(),
                         started: 0,
                         completed: 0,
                         condition_met: false,
                         counters: Vec::new(),
-                    });
+                    }));
                 }
             }
             Event::ActivationDeferred {
@@ -100,10 +100,10 @@ impl State {
                 variables,
             } => {
                 if let Some(i) = self.instances.get_mut(key) {
-                    i.after_terminate = Some(Deferred {
+                    i.after_terminate = Some(Box::new(Deferred {
                         element: *element,
                         variables: variables.clone(),
-                    });
+                    }));
                 }
             }
             Event::MultiInstanceConditionMet { key } => {
@@ -255,12 +255,10 @@ impl State {
                 worker,
                 deadline,
             } => {
-                self.jobs.set_state(*key, JobState::Failed);
-                if let Some(j) = self.jobs.by_key.get_mut(key) {
-                    j.worker = worker.clone();
+                self.jobs.transition(*key, JobState::Activated, |j| {
+                    j.worker.clone_from(worker);
                     j.deadline = *deadline;
-                }
-                self.jobs.set_state(*key, JobState::Activated);
+                });
             }
             Event::JobCompleted { key } | Event::JobCanceled { key } => {
                 if let Some(job) = self.jobs.remove(*key) {
@@ -275,12 +273,6 @@ impl State {
                 error_message,
                 backoff_until,
             } => {
-                self.jobs.set_state(*key, JobState::Failed);
-                if let Some(j) = self.jobs.by_key.get_mut(key) {
-                    j.record.retries = *retries;
-                    j.error_message = error_message.clone();
-                    j.backoff_until = *backoff_until;
-                }
                 let next = if *retries <= 0 {
                     JobState::Failed
                 } else if *backoff_until > 0 {
@@ -288,7 +280,11 @@ impl State {
                 } else {
                     JobState::Activatable
                 };
-                self.jobs.set_state(*key, next);
+                self.jobs.transition(*key, next, |j| {
+                    j.record.retries = *retries;
+                    j.error_message.clone_from(error_message);
+                    j.backoff_until = *backoff_until;
+                });
             }
             Event::JobRecurred { key } | Event::JobTimedOut { key } => {
                 self.jobs.set_state(*key, JobState::Activatable);
@@ -301,20 +297,16 @@ impl State {
             Event::JobTimeoutUpdated { key, deadline } => {
                 let activated = self.jobs.get(*key).map(|j| j.state) == Some(JobState::Activated);
                 if activated {
-                    self.jobs.set_state(*key, JobState::Failed);
-                    if let Some(j) = self.jobs.by_key.get_mut(key) {
-                        j.deadline = *deadline;
-                    }
-                    self.jobs.set_state(*key, JobState::Activated);
+                    self.jobs
+                        .transition(*key, JobState::Activated, |j| j.deadline = *deadline);
                 }
             }
             Event::JobErrorThrown {
                 key, error_message, ..
             } => {
-                self.jobs.set_state(*key, JobState::ErrorThrown);
-                if let Some(j) = self.jobs.by_key.get_mut(key) {
-                    j.error_message = error_message.clone();
-                }
+                self.jobs.transition(*key, JobState::ErrorThrown, |j| {
+                    j.error_message.clone_from(error_message)
+                });
             }
             Event::IncidentCreated { key, incident } => {
                 self.keys.observe(*key);

@@ -46,26 +46,21 @@ impl Jobs {
 
     /// Moves a job to `state`, keeping every index consistent.
     pub(crate) fn set_state(&mut self, key: Key, state: JobState) {
+        self.transition(key, state, |_| {});
+    }
+
+    /// Updates a job and moves it to `state` with one lookup (appliers run once per event on replay).
+    pub(crate) fn transition(&mut self, key: Key, state: JobState, update: impl FnOnce(&mut Job)) {
         let Some(job) = self.by_key.get_mut(&key) else {
             return;
         };
-        match job.state {
-            JobState::Activatable => {
-                if let Some(set) = self.activatable.get_mut(&job.record.job_type) {
-                    set.remove(&key);
-                    if set.is_empty() {
-                        self.activatable.remove(&job.record.job_type);
-                    }
-                }
-            }
-            JobState::Activated => {
-                self.deadlines.remove(&(job.deadline, key));
-            }
-            JobState::BackingOff => {
-                self.backoffs.remove(&(job.backoff_until, key));
-            }
-            JobState::Failed | JobState::ErrorThrown => {}
-        }
+        Self::leave(
+            &mut self.activatable,
+            &mut self.deadlines,
+            &mut self.backoffs,
+            job,
+        );
+        update(job);
         job.state = state;
         match state {
             JobState::Activatable => match self.activatable.get_mut(job.record.job_type.as_str()) {
@@ -87,9 +82,40 @@ impl Jobs {
         }
     }
 
+    /// Takes a job out of the index of its current state.
+    fn leave(
+        activatable: &mut BTreeMap<String, BTreeSet<Key>>,
+        deadlines: &mut BTreeSet<(i64, Key)>,
+        backoffs: &mut BTreeSet<(i64, Key)>,
+        job: &Job,
+    ) {
+        match job.state {
+            JobState::Activatable => {
+                if let Some(set) = activatable.get_mut(job.record.job_type.as_str()) {
+                    set.remove(&job.key);
+                    if set.is_empty() {
+                        activatable.remove(job.record.job_type.as_str());
+                    }
+                }
+            }
+            JobState::Activated => {
+                deadlines.remove(&(job.deadline, job.key));
+            }
+            JobState::BackingOff => {
+                backoffs.remove(&(job.backoff_until, job.key));
+            }
+            JobState::Failed | JobState::ErrorThrown => {}
+        }
+    }
+
     pub(crate) fn remove(&mut self, key: Key) -> Option<Job> {
-        // Leave every index first.
-        self.set_state(key, JobState::Failed);
-        self.by_key.remove(&key)
+        let job = self.by_key.remove(&key)?;
+        Self::leave(
+            &mut self.activatable,
+            &mut self.deadlines,
+            &mut self.backoffs,
+            &job,
+        );
+        Some(job)
     }
 }

@@ -44,9 +44,9 @@ pub struct ElementInstance {
     /// Set when the scope's remaining work was discarded (terminate end event); pending activations are dropped.
     pub interrupted: bool,
     /// An activation to run in this instance's flow scope once it is terminated (interrupting boundary event).
-    pub after_terminate: Option<Deferred>,
+    pub after_terminate: Option<Box<Deferred>>,
     /// For a multi-instance body: its loop state.
-    pub multi_instance: Option<MultiInstanceState>,
+    pub multi_instance: Option<Box<MultiInstanceState>>,
     /// The job of a job-based task, while it exists.
     pub job: Option<Key>,
     /// For a process instance created with `awaitResult`.

@@ -221,6 +221,16 @@ impl<'a> Compiler<'a> {
                 b.failed.insert(ElementIdx(i as u32 + 1));
             }
             let n = slot.node;
+            for (tag, pos) in &n.zeebe.duplicates {
+                self.problem(
+                    *pos,
+                    &n.id,
+                    format!(
+                        "Expected at most one '{tag}' on {}, but found another",
+                        n.tag
+                    ),
+                );
+            }
             let (inputs, outputs) = self.mappings(n);
             let multi_instance = self.multi_instance(n);
             elements.push(Element {

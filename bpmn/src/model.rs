@@ -209,6 +209,9 @@ pub struct ZeebeExtensions {
     pub called_element: Option<Pos>,
     pub form_definition: Option<Pos>,
     pub loop_characteristics: Option<ZeebeLoopDef>,
+    /// Extension elements that may appear once but appear again (tag, position of the repetition); the first one
+    /// is the one read.
+    pub duplicates: Vec<(String, Pos)>,
 }
 
 #[derive(Debug, Clone)]

@@ -183,15 +183,20 @@ fn flow_node(node: &Node) -> FlowNode {
     let mi = node.child(Ns::Bpmn, "multiInstanceLoopCharacteristics");
     let mut zeebe = zeebe_extensions(node);
     if let Some(mi) = mi {
-        zeebe.loop_characteristics = extensions(mi)
-            .and_then(|e| e.child(Ns::Zeebe, "loopCharacteristics"))
-            .map(|l| ZeebeLoopDef {
-                input_collection: l.attr("inputCollection").map(str::to_owned),
-                input_element: l.attr("inputElement").map(str::to_owned),
-                output_collection: l.attr("outputCollection").map(str::to_owned),
-                output_element: l.attr("outputElement").map(str::to_owned),
-                pos: l.pos,
-            });
+        let mut loops = extensions(mi)
+            .into_iter()
+            .flat_map(|e| e.children_named(Ns::Zeebe, "loopCharacteristics"));
+        let first = loops.next();
+        zeebe
+            .duplicates
+            .extend(loops.map(|l| ("zeebe:loopCharacteristics".to_owned(), l.pos)));
+        zeebe.loop_characteristics = first.map(|l| ZeebeLoopDef {
+            input_collection: l.attr("inputCollection").map(str::to_owned),
+            input_element: l.attr("inputElement").map(str::to_owned),
+            output_collection: l.attr("outputCollection").map(str::to_owned),
+            output_element: l.attr("outputElement").map(str::to_owned),
+            pos: l.pos,
+        });
     }
     FlowNode {
         id: node.id().unwrap_or_default().to_owned(),
@@ -262,12 +267,39 @@ fn event_definition(node: &Node) -> EventDefinition {
     }
 }
 
+/// The `zeebe:` extension elements a flow node may have at most once.
+const SINGLE_EXTENSIONS: &[&str] = &[
+    "taskDefinition",
+    "taskHeaders",
+    "ioMapping",
+    "script",
+    "calledDecision",
+    "calledElement",
+    "formDefinition",
+    "userTask",
+    "assignmentDefinition",
+    "taskSchedule",
+    "priorityDefinition",
+    "executionListeners",
+    "taskListeners",
+    "linkedResources",
+];
+
 fn zeebe_extensions(node: &Node) -> ZeebeExtensions {
     let mut z = ZeebeExtensions::default();
     let Some(ext) = extensions(node) else {
         return z;
     };
+    let mut seen: Vec<&str> = Vec::new();
     for e in ext.children.iter().filter(|c| c.ns == Ns::Zeebe) {
+        // Zeebe allows each of these once per element (`ExtensionElementDuplicationValidators`).
+        if SINGLE_EXTENSIONS.contains(&e.name.as_str()) {
+            if seen.contains(&e.name.as_str()) {
+                z.duplicates.push((format!("zeebe:{}", e.name), e.pos));
+                continue;
+            }
+            seen.push(&e.name);
+        }
         match e.name.as_str() {
             "taskDefinition" => {
                 z.task_definition = Some(TaskDefinitionDef {

@@ -85,6 +85,11 @@ const CASES: &[(&str, &[Expect])] = &[
         (57, 7, Some("undo-billing"), "found a boundary event with a compensation event definition, which Zeebe executes"),
         (60, 5, Some("on-cancel"), "found an event subprocess, which Zeebe executes but Apsis does not support yet"),
     ]),
+    ("duplicate-extension-elements.bpmn", &[
+        (13, 9, Some("ship"), "Expected at most one 'zeebe:taskDefinition' on bpmn:serviceTask, but found another"),
+        (14, 9, Some("ship"), "Expected at most one 'zeebe:ioMapping' on bpmn:serviceTask, but found another"),
+        (23, 11, Some("ship"), "Expected at most one 'zeebe:loopCharacteristics' on bpmn:serviceTask, but found another"),
+    ]),
     ("duplicate-message-names.bpmn", &[
         (8, 5, Some("order-from-shop"), "Expected the message start events of a process to wait for different messages, but 'order-from-web' also waits for message 'order'"),
         (12, 5, Some("await-answer"), "Expected a receive task and its boundary events to wait for different messages, but 'answered-early' also waits for message 'answer'"),

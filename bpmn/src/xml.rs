@@ -255,20 +255,20 @@ fn open(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, pos: Pos) -> Result<No
         ResolveResult::Unbound => (Ns::Other, None),
     };
     let mut attrs = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     // Duplicates are checked here rather than by quick-xml, whose message gives offsets instead of the name.
     for attr in start.attributes().with_checks(false) {
         let attr = attr.map_err(|e| {
             format!("Expected well-formed XML, but the start tag <{qname}> is broken: {e}")
         })?;
         let key = attr.key;
-        let key_text: &str = key.as_ref();
-        if seen.iter().any(|k| k == key_text) {
+        let key_text: &str = key.into_inner();
+        if seen.contains(&key_text) {
             return Err(format!(
                 "Expected attribute '{key_text}' only once in <{qname}>, but found it twice"
             ));
         }
-        seen.push(key_text.to_owned());
+        seen.push(key_text);
         if key_text == "xmlns" || key_text.starts_with("xmlns:") {
             continue;
         }

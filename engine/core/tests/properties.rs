@@ -792,16 +792,21 @@ fn check_empty(s: &State) {
     assert!(s.messages.started_instances.is_empty());
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 128,
+/// `cases` unless `PROPTEST_CASES` says otherwise (proptest reads it over the source value).
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
         max_shrink_iters: 2_000,
         // Integration tests have no lib.rs for `SourceParallel` to find; the path is relative to the package.
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/properties.txt",
         ))),
-        .. ProptestConfig::default()
-    })]
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(128))]
 
     /// Random actions over a random process keep every invariant after every command; driving what is left to the
     /// end completes every instance that was not canceled.
@@ -816,6 +821,10 @@ proptest! {
         }
         run.drive_to_end();
     }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
 
     /// With only the happy path (every job completed, every message published, the clock advanced), every instance
     /// of every generated process completes, and nothing is left behind.

@@ -1182,3 +1182,206 @@ fn runaway_loops_stop_with_an_incident() {
     h.create("p", json!({}));
     assert_eq!(h.incidents().len(), 1);
 }
+
+fn timer_start(definition: &str) -> String {
+    bpmn(
+        "ts",
+        &format!(
+            "<bpmn:startEvent id=\"s\"><bpmn:timerEventDefinition>{definition}</bpmn:timerEventDefinition></bpmn:startEvent>{}<bpmn:endEvent id=\"e\" />{}{}",
+            service("t", "tick"),
+            flow("f1", "s", "t"),
+            flow("f2", "t", "e")
+        ),
+        "",
+    )
+}
+
+#[test]
+fn timer_start_event_date_and_duration_fire_once() {
+    let mut h = Harness::new();
+    // now = 1700000000000 = 2023-11-14T22:13:20Z
+    h.deploy(
+        "d.bpmn",
+        &timer_start("<bpmn:timeDate>2023-11-14T22:15:00Z</bpmn:timeDate>"),
+    );
+    h.advance(99_999);
+    assert!(h.activate("tick", 10).is_empty());
+    h.advance(1);
+    h.complete_one("tick", json!({}));
+    h.advance(10 * 86_400_000);
+    assert!(h.activate("tick", 10).is_empty(), "a date fires once");
+
+    let mut h = Harness::new();
+    h.deploy(
+        "d.bpmn",
+        &timer_start("<bpmn:timeDuration>PT5M</bpmn:timeDuration>"),
+    );
+    h.advance(300_000);
+    h.complete_one("tick", json!({}));
+    h.advance(3_000_000);
+    assert!(
+        h.activate("tick", 10).is_empty(),
+        "a duration fires once, relative to the deployment"
+    );
+}
+
+#[test]
+fn timer_start_event_cron_and_redeploy_rearms() {
+    let mut h = Harness::new();
+    // Every full minute (Spring cron: sec min hour dom mon dow). now is 22:13:20Z, so the first is at 22:14:00Z.
+    h.deploy(
+        "c.bpmn",
+        &timer_start("<bpmn:timeCycle>0 * * * * *</bpmn:timeCycle>"),
+    );
+    h.advance(39_999);
+    assert!(h.activate("tick", 10).is_empty());
+    h.advance(1);
+    h.complete_one("tick", json!({}));
+    h.advance(60_000);
+    h.complete_one("tick", json!({}));
+    // A new version replaces the old version's timer: still one instance per minute, now of version 2.
+    h.deploy(
+        "c.bpmn",
+        &timer_start("<bpmn:timeCycle>0 * * * * *</bpmn:timeCycle>").replace("tick", "tock"),
+    );
+    assert_eq!(
+        h.state.timers.by_key.len(),
+        1,
+        "the previous version's timer is canceled"
+    );
+    h.advance(60_000);
+    assert!(h.activate("tick", 10).is_empty());
+    h.complete_one("tock", json!({}));
+}
+
+fn subprocess_with_boundary(boundary: &str, roots: &str) -> String {
+    bpmn(
+        "p",
+        &format!(
+            r#"<bpmn:startEvent id="s" />
+            <bpmn:subProcess id="sub"><bpmn:startEvent id="ss" />{}<bpmn:endEvent id="se" />{}{}</bpmn:subProcess>
+            {boundary}
+            <bpmn:endEvent id="e" /><bpmn:endEvent id="be" />{}{}{}"#,
+            service("t", "w"),
+            flow("sf1", "ss", "t"),
+            flow("sf2", "t", "se"),
+            flow("f1", "s", "sub"),
+            flow("f2", "sub", "e"),
+            flow("f3", "b", "be")
+        ),
+        roots,
+    )
+}
+
+#[test]
+fn boundary_timer_on_subprocess_terminates_its_content() {
+    let mut h = Harness::new();
+    h.deploy(
+        "p.bpmn",
+        &subprocess_with_boundary(
+            r#"<bpmn:boundaryEvent id="b" attachedToRef="sub"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"#,
+            "",
+        ),
+    );
+    let pi = h.create("p", json!({}));
+    let job = h.activate("w", 1).remove(0);
+    h.advance(3_600_000);
+    assert!(h.is_completed(pi));
+    assert_eq!(h.terminated_elements(pi), ["t", "sub"]);
+    let r = h.rejected(Command::CompleteJob {
+        key: job.key,
+        variables: Json(json!({})),
+    });
+    assert_eq!(
+        r.kind,
+        RejectionKind::NotFound,
+        "the inner job was canceled"
+    );
+    h.assert_empty();
+}
+
+#[test]
+fn boundary_message_on_subprocess_non_interrupting_keeps_it_running() {
+    let mut h = Harness::new();
+    h.deploy(
+        "p.bpmn",
+        &subprocess_with_boundary(
+            r#"<bpmn:boundaryEvent id="b" attachedToRef="sub" cancelActivity="false"><bpmn:messageEventDefinition messageRef="m" /></bpmn:boundaryEvent>"#,
+            r#"<bpmn:message id="m" name="progress"><bpmn:extensionElements><zeebe:subscription correlationKey="= id" /></bpmn:extensionElements></bpmn:message>"#,
+        ),
+    );
+    let pi = h.create("p", json!({"id": "x"}));
+    h.publish("progress", "x", json!({"pct": 50}), 0);
+    assert!(h.completed_elements(pi).contains(&"be".to_string()));
+    assert_eq!(h.variables(pi)["pct"], json!(50));
+    h.complete_one("w", json!({}));
+    assert!(h.is_completed(pi));
+    h.assert_empty();
+}
+
+#[test]
+fn a_buffered_message_correlates_at_most_once_per_process_id() {
+    let mut h = Harness::new();
+    let catch = |id: &str| {
+        bpmn(
+            id,
+            &format!(
+                "<bpmn:startEvent id=\"s\" /><bpmn:intermediateCatchEvent id=\"c\"><bpmn:messageEventDefinition messageRef=\"m\" /></bpmn:intermediateCatchEvent><bpmn:endEvent id=\"e\" />{}{}",
+                flow("f1", "s", "c"),
+                flow("f2", "c", "e")
+            ),
+            r#"<bpmn:message id="m" name="news"><bpmn:extensionElements><zeebe:subscription correlationKey="= k" /></bpmn:extensionElements></bpmn:message>"#,
+        )
+    };
+    h.deploy("a.bpmn", &catch("a"));
+    h.deploy("b.bpmn", &catch("b"));
+    h.publish("news", "k1", json!({}), 60_000);
+    let a1 = h.create("a", json!({"k": "k1"}));
+    let a2 = h.create("a", json!({"k": "k1"}));
+    let b1 = h.create("b", json!({"k": "k1"}));
+    assert!(
+        h.is_completed(a1),
+        "the buffered message correlates to the first instance of 'a'"
+    );
+    assert!(
+        !h.is_completed(a2),
+        "but not to a second instance of the same process"
+    );
+    assert!(
+        h.is_completed(b1),
+        "and once to an instance of another process"
+    );
+    // Two instances already waiting: one published message reaches both processes' first waiter only.
+    let a3 = h.create("a", json!({"k": "k2"}));
+    let a4 = h.create("a", json!({"k": "k2"}));
+    h.publish("news", "k2", json!({}), 0);
+    assert!(h.is_completed(a3));
+    assert!(!h.is_completed(a4));
+}
+
+#[test]
+fn message_start_buffered_message_starts_the_next_instance_when_the_active_one_ends() {
+    let mut h = Harness::new();
+    let xml = bpmn(
+        "m",
+        &format!(
+            "<bpmn:startEvent id=\"s\"><bpmn:messageEventDefinition messageRef=\"msg\" /></bpmn:startEvent>{}<bpmn:endEvent id=\"e\" />{}{}",
+            service("t", "w"),
+            flow("f1", "s", "t"),
+            flow("f2", "t", "e")
+        ),
+        "<bpmn:message id=\"msg\" name=\"go\" />",
+    );
+    h.deploy("m.bpmn", &xml);
+    h.publish("go", "k", json!({"v": 1}), 60_000);
+    h.publish("go", "k", json!({"v": 2}), 60_000);
+    let first = h.complete_one("w", json!({}));
+    assert_eq!(first.variables, Json(json!({"v": 1})));
+    let second = h.complete_one("w", json!({}));
+    assert_eq!(
+        second.variables,
+        Json(json!({"v": 2})),
+        "the buffered message started the next instance"
+    );
+    assert!(h.activate("w", 10).is_empty());
+}

@@ -261,6 +261,7 @@ fn finish_completion(
     }
     p.write(Event::ElementCompleted { key });
     if root {
+        restart_message_start(p, &inst);
         return;
     }
     let scope = inst.at.flow_scope_key;
@@ -364,6 +365,7 @@ fn finish_termination(p: &mut Processor, key: Key) {
     p.write(Event::ElementTerminated { key });
     let scope = inst.at.flow_scope_key;
     if scope.is_none() {
+        restart_message_start(p, &inst);
         if inst.await_result {
             p.effect(Effect::ProcessInstanceEnded {
                 process_instance_key: key,
@@ -381,6 +383,27 @@ fn finish_termination(p: &mut Processor, key: Key) {
         });
     }
     p.push(Step::ChildEnded { scope });
+}
+
+/// When an instance started by a message start event ends, a buffered message with its correlation key may start
+/// the next one.
+fn restart_message_start(p: &mut Processor, inst: &ElementInstance) {
+    let Some(corr) = inst
+        .started_by_correlation
+        .as_deref()
+        .filter(|c| !c.is_empty())
+    else {
+        return;
+    };
+    let Some(id) = p
+        .state
+        .deployments
+        .get(inst.at.process_definition_key)
+        .map(|d| d.bpmn_process_id.clone())
+    else {
+        return;
+    };
+    messages::start_from_buffer(p, &id, corr);
 }
 
 /// A child of `scope` ended: finish the scope when nothing is left in it.

@@ -264,3 +264,51 @@ pub(crate) fn tick(p: &mut Processor, budget: &mut usize) {
         p.write(Event::MessageExpired { key });
     }
 }
+
+/// A process instance created by a message start event ended: the oldest buffered message for the same correlation
+/// key that this process has not seen yet starts the next instance (Zeebe's behaviour).
+pub(crate) fn start_from_buffer(p: &mut Processor, bpmn_process_id: &str, correlation_key: &str) {
+    let Some(def) = p.state.deployments.latest(bpmn_process_id) else {
+        return;
+    };
+    let (def_key, graph) = (def.key, def.graph().clone());
+    for start in graph.starts(ProcessGraph::ROOT).message_starts.clone() {
+        let ElementKind::StartEvent(Trigger::Message(m)) = &graph.element(start).kind else {
+            continue;
+        };
+        let apsis_bpmn::feel::Feelish::Static(name) = &m.name else {
+            continue;
+        };
+        let candidate = p
+            .state
+            .messages
+            .by_name_key
+            .get(&(name.clone(), correlation_key.to_owned()))
+            .and_then(|set| {
+                set.iter().copied().find(|k| {
+                    !p.state
+                        .messages
+                        .correlated
+                        .get(k)
+                        .is_some_and(|ids| ids.iter().any(|i| i == bpmn_process_id))
+                })
+            });
+        let Some(message_key) = candidate else {
+            continue;
+        };
+        let variables = p
+            .state
+            .messages
+            .by_key
+            .get(&message_key)
+            .map(|m| m.variables.clone());
+        let pi = instances::start_at(p, def_key, start, variables);
+        p.write(Event::MessageStartCorrelated {
+            message_key,
+            process_definition_key: def_key,
+            process_instance_key: pi,
+            correlation_key: correlation_key.to_owned(),
+        });
+        return;
+    }
+}

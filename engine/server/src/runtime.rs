@@ -72,10 +72,12 @@ impl EngineOptions {
     }
 }
 
+/// Reads the state on the runtime thread (tests, diagnostics).
+type InspectFn = Box<dyn FnOnce(&State) + Send>;
+
 enum Request {
     Command(Command, ReplyFn),
-    /// Reads the state on the runtime thread (tests, diagnostics).
-    Inspect(Box<dyn FnOnce(&State) + Send>),
+    Inspect(InspectFn),
     Shutdown,
 }
 
@@ -314,7 +316,7 @@ impl Runtime {
     fn run(mut self, rx: Receiver<Request>) -> Result<(), Error> {
         let mut replies: Vec<(ReplyFn, Reply)> = Vec::new();
         let mut effects: Vec<Effect> = Vec::new();
-        let mut inspects: Vec<Box<dyn FnOnce(&State) + Send>> = Vec::new();
+        let mut inspects: Vec<InspectFn> = Vec::new();
         loop {
             // Wait for work, but not past the next due moment.
             let wait = match self.state.next_due() {

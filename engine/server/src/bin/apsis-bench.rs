@@ -199,7 +199,7 @@ fn run(workload: &str, args: &Args, dir: &std::path::Path) -> anyhow::Result<()>
                 for job in jobs {
                     n += 1;
                     let vars = if w2 {
-                        json!({"route": if n % 2 == 0 { "a" } else { "b" }})
+                        json!({"route": if n.is_multiple_of(2) { "a" } else { "b" }})
                     } else {
                         json!({})
                     };

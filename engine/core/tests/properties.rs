@@ -37,10 +37,9 @@ const PROCESS_ID: &str = "gen";
 const JOB_TIMEOUT_MS: i64 = 60_000;
 /// Rounds of "resolve, publish, complete, advance" the final drive may take; generated processes need far fewer.
 const DRIVE_ROUNDS: usize = 200;
-/// Other variables a job result may set: the loop's input element (local to an inner instance), the output
-/// collection, the correlation key. (`loopCounter` is left out while the bug of
-/// `job_result_overwriting_loop_counter_keeps_the_output_in_its_slot` is open.)
-const EXTRA_RESULTS: [&str; 3] = ["item", "results", "ck"];
+/// Other variables a job result may set: the loop variables (local to an inner instance), the output collection,
+/// the correlation key.
+const EXTRA_RESULTS: [&str; 4] = ["item", "loopCounter", "results", "ck"];
 
 #[derive(Debug, Clone)]
 enum Action {
@@ -925,13 +924,11 @@ fn every_block_kind_renders_to_a_deployable_process() {
     }
 }
 
-/// Bug: the output collection is indexed with the inner instance's `loopCounter` *variable*, which the job's
-/// result overwrites (it is a local variable of the inner instance, so completion updates it). `0` panics with an
-/// underflow in `multi::collect_output` (`list[counter - 1]`); a huge value makes it `resize` the list to that length.
-/// A client must not be able to panic the core or make it allocate at will. Zeebe keeps the loop counter in the
-/// element instance record (`getMultiInstanceLoopCounter`), not in the variable, so the output lands in its slot.
+/// Regression (found while writing these properties, fixed in f415f04): the output collection was indexed with the
+/// inner instance's `loopCounter` *variable*, which a job result overwrites (it is local to the inner instance). `0`
+/// panicked with an underflow in `multi::collect_output`; a huge value resized the collection to that length. Zeebe
+/// keeps the loop counter in the element instance record, so the output lands in its slot whatever the variable says.
 #[test]
-#[ignore = "bug: a job result with `loopCounter` panics multi::collect_output (0) or resizes the output collection to any length"]
 fn job_result_overwriting_loop_counter_keeps_the_output_in_its_slot() {
     let mut h = Harness::new();
     let xml = bpmn(
@@ -962,12 +959,10 @@ fn job_result_overwriting_loop_counter_keeps_the_output_in_its_slot() {
     assert_eq!(h.final_variables(pi)["results"], json!(["a", "b"]));
 }
 
-/// Bug: durations from clients are added to the record timestamp unchecked (`p.now + timeout_ms` in
-/// `jobs::activate_batch` and `jobs::update_timeout`, `p.now + backoff_ms` in `jobs::fail`, `p.now + ttl_ms` in
-/// `messages::publish`). A huge value panics with an overflow in debug builds and, in release builds, wraps to a
-/// deadline in the past (the job times out, the message expires at once). The gateway does not validate them yet.
+/// Regression (found while writing these properties, fixed in f415f04): client durations were added to the record
+/// timestamp unchecked (`now + timeout_ms`, `now + backoff_ms`, `now + ttl_ms`): a huge value panicked with an
+/// overflow in debug builds and wrapped to a deadline in the past in release builds.
 #[test]
-#[ignore = "bug: huge timeout/backoff/TTL values overflow `now + ms` (panic in debug, deadline in the past in release)"]
 fn huge_durations_from_clients_do_not_overflow() {
     let mut h = Harness::new();
     let xml = bpmn(

@@ -244,9 +244,9 @@ fn replay_log(
     state: &mut State,
     replay: &mut apsis_store::Replay,
 ) -> Result<(i64, u64, u64), Error> {
-    const CHUNK: usize = 1024;
+    const CHUNK: usize = 64;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Result<Vec<Entry>, Error>>(32);
+        let (tx, rx) = mpsc::sync_channel::<Result<Vec<Entry>, Error>>(8);
         scope.spawn(move || {
             let mut chunk = Vec::with_capacity(CHUNK);
             loop {

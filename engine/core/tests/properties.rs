@@ -12,8 +12,8 @@
 //! At the end of every run the remaining instances are driven to the end (incidents resolved, messages published,
 //! jobs completed, the clock advanced) and must all complete; canceled ones must have terminated.
 //!
-//! `PROPTEST_CASES` raises the case count; a failure is shrunk, printed and saved under `engine/core/proptest-regressions/properties.txt`, so
-//! it is replayed first on the next run.
+//! `PROPTEST_CASES` raises the case count; a failure is shrunk, printed and saved in
+//! `engine/core/proptest-regressions/properties.txt`, so it is replayed first on the next run.
 
 mod common;
 #[path = "common/gen.rs"]
@@ -27,7 +27,7 @@ use apsis_core::event::IncidentKind;
 use apsis_core::state::{JobState, Lifecycle};
 use apsis_core::{Command, Event, Json, Key, RejectionKind, Response, State};
 use common::*;
-use gen::{Block, JOB_TYPES, MESSAGES};
+use gen::{Action, Block, EXTRA_RESULTS, JOB_TYPES, MESSAGES};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
@@ -37,106 +37,6 @@ const PROCESS_ID: &str = "gen";
 const JOB_TIMEOUT_MS: i64 = 60_000;
 /// Rounds of "resolve, publish, complete, advance" the final drive may take; generated processes need far fewer.
 const DRIVE_ROUNDS: usize = 200;
-/// Other variables a job result may set: the loop variables (local to an inner instance), the output collection,
-/// the correlation key.
-const EXTRA_RESULTS: [&str; 4] = ["item", "loopCounter", "results", "ck"];
-
-#[derive(Debug, Clone)]
-enum Action {
-    Create {
-        x: i8,
-        y: Option<i8>,
-        ck: u8,
-        items: u8,
-    },
-    Activate {
-        job_type: usize,
-        max: i32,
-    },
-    Complete {
-        job: Index,
-        x: Option<i8>,
-        /// A second result variable: an index into [`EXTRA_RESULTS`] and its value.
-        extra: Option<(usize, i8)>,
-        /// Also jobs that are activatable (never activated, or timed out), as Zeebe allows.
-        any_state: bool,
-    },
-    Fail {
-        job: Index,
-        retries: i32,
-        backoff: bool,
-    },
-    Throw {
-        job: Index,
-        /// An index into `gen::ERRORS`, or one past it: a code no boundary catches by name.
-        code: usize,
-    },
-    Publish {
-        /// An index into `MESSAGES`, or one past it: a name nobody subscribes to.
-        name: usize,
-        ck: u8,
-        buffered: bool,
-        x: Option<i8>,
-    },
-    Advance {
-        ms: i64,
-    },
-    Resolve {
-        incident: Index,
-        retries: i32,
-    },
-    Cancel {
-        instance: Index,
-    },
-    /// A command that must be rejected without any event: on a gone job or instance, or a job in the wrong state.
-    Invalid {
-        pick: Index,
-    },
-}
-
-fn create() -> impl Strategy<Value = Action> {
-    (
-        -3i8..8,
-        proptest::option::weighted(0.7, -3i8..8),
-        0u8..3,
-        0u8..4,
-    )
-        .prop_map(|(x, y, ck, items)| Action::Create { x, y, ck, items })
-}
-
-/// A schedule: one to three instances created, then random actions.
-fn schedule() -> impl Strategy<Value = Vec<Action>> {
-    use proptest::collection::vec;
-    (vec(create(), 1..=3), vec(action(), 0..30)).prop_map(|(mut first, rest)| {
-        first.extend(rest);
-        first
-    })
-}
-
-fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![
-        2 => create(),
-        4 => (0..JOB_TYPES.len(), 1i32..4).prop_map(|(job_type, max)| Action::Activate { job_type, max }),
-        4 => (
-            any::<Index>(),
-            proptest::option::of(-3i8..8),
-            proptest::option::weighted(0.3, (0..EXTRA_RESULTS.len(), -3i8..8)),
-            prop::bool::weighted(0.2),
-        )
-            .prop_map(|(job, x, extra, any_state)| Action::Complete { job, x, extra, any_state }),
-        2 => (any::<Index>(), 0i32..3, any::<bool>())
-            .prop_map(|(job, retries, backoff)| Action::Fail { job, retries, backoff }),
-        2 => (any::<Index>(), 0..=gen::ERRORS.len()).prop_map(|(job, code)| Action::Throw { job, code }),
-        2 => (0..=MESSAGES.len(), 0u8..4, any::<bool>(), proptest::option::of(-3i8..8))
-            .prop_map(|(name, ck, buffered, x)| Action::Publish { name, ck, buffered, x }),
-        2 => prop_oneof![Just(1_000i64), Just(5_000), Just(30_000), Just(61_000), Just(300_000)]
-            .prop_map(|ms| Action::Advance { ms }),
-        2 => (any::<Index>(), 1i32..3).prop_map(|(incident, retries)| Action::Resolve { incident, retries }),
-        1 => any::<Index>().prop_map(|instance| Action::Cancel { instance }),
-        1 => any::<Index>().prop_map(|pick| Action::Invalid { pick }),
-    ]
-}
-
 /// One run: a deployed generated process, the instances created, and the harness with its log.
 struct Run {
     h: Harness,
@@ -812,7 +712,7 @@ proptest! {
     #[test]
     fn random_schedules_keep_the_invariants(
         blocks in gen::process(),
-        actions in schedule(),
+        actions in gen::schedule(),
     ) {
         let mut run = Run::new(&blocks);
         for a in &actions {

@@ -7,6 +7,8 @@
 //! twice and (correctly) wait there forever. An interrupting one inside a parallel branch always rejoins: ending it
 //! would take the branch's token away from the join, which then (correctly) waits forever.
 //!
+//! Schedules of client actions ([`Action`]) to drive them with are generated here too.
+//!
 //! Variables the processes read, set when an instance is created: `x` (number; exclusive conditions, the script
 //! task), `y` (number, may be missing: a condition on it then raises an incident), `ck` (the correlation key of every
 //! message), `items` (the input collection of every multi-instance activity).
@@ -14,6 +16,7 @@
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
+use proptest::sample::Index;
 
 use crate::common::{bpmn, flow, service};
 
@@ -417,4 +420,108 @@ impl Writer {
             from_activity
         }
     }
+}
+
+// Schedules ----------------------------------------------------------------------------------------------------
+
+/// Other variables a job result may set: the loop variables (local to an inner instance), the output collection,
+/// the correlation key.
+pub const EXTRA_RESULTS: [&str; 4] = ["item", "loopCounter", "results", "ck"];
+
+/// A client action. Jobs, incidents and instances are picked with an [`Index`] among those that exist when the
+/// action runs (an action with nothing to pick does nothing), so a schedule stays meaningful while it shrinks.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Create {
+        x: i8,
+        y: Option<i8>,
+        ck: u8,
+        items: u8,
+    },
+    Activate {
+        job_type: usize,
+        max: i32,
+    },
+    Complete {
+        job: Index,
+        x: Option<i8>,
+        /// A second result variable: an index into [`EXTRA_RESULTS`] and its value.
+        extra: Option<(usize, i8)>,
+        /// Also jobs that are activatable (never activated, or timed out), as Zeebe allows.
+        any_state: bool,
+    },
+    Fail {
+        job: Index,
+        retries: i32,
+        backoff: bool,
+    },
+    Throw {
+        job: Index,
+        /// An index into [`ERRORS`], or one past it: a code no boundary catches by name.
+        code: usize,
+    },
+    Publish {
+        /// An index into [`MESSAGES`], or one past it: a name nobody subscribes to.
+        name: usize,
+        ck: u8,
+        buffered: bool,
+        x: Option<i8>,
+    },
+    Advance {
+        ms: i64,
+    },
+    Resolve {
+        incident: Index,
+        retries: i32,
+    },
+    Cancel {
+        instance: Index,
+    },
+    /// A command that must be rejected without any event: on a gone job or instance, or a job in the wrong state.
+    Invalid {
+        pick: Index,
+    },
+}
+
+pub fn create() -> impl Strategy<Value = Action> {
+    (
+        -3i8..8,
+        proptest::option::weighted(0.7, -3i8..8),
+        0u8..3,
+        0u8..4,
+    )
+        .prop_map(|(x, y, ck, items)| Action::Create { x, y, ck, items })
+}
+
+/// A schedule: one to three instances created, then random actions.
+pub fn schedule() -> impl Strategy<Value = Vec<Action>> {
+    use proptest::collection::vec;
+    (vec(create(), 1..=3), vec(action(), 0..30)).prop_map(|(mut first, rest)| {
+        first.extend(rest);
+        first
+    })
+}
+
+pub fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        2 => create(),
+        4 => (0..JOB_TYPES.len(), 1i32..4).prop_map(|(job_type, max)| Action::Activate { job_type, max }),
+        4 => (
+            any::<Index>(),
+            proptest::option::of(-3i8..8),
+            proptest::option::weighted(0.3, (0..EXTRA_RESULTS.len(), -3i8..8)),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(job, x, extra, any_state)| Action::Complete { job, x, extra, any_state }),
+        2 => (any::<Index>(), 0i32..3, any::<bool>())
+            .prop_map(|(job, retries, backoff)| Action::Fail { job, retries, backoff }),
+        2 => (any::<Index>(), 0..=ERRORS.len()).prop_map(|(job, code)| Action::Throw { job, code }),
+        2 => (0..=MESSAGES.len(), 0u8..4, any::<bool>(), proptest::option::of(-3i8..8))
+            .prop_map(|(name, ck, buffered, x)| Action::Publish { name, ck, buffered, x }),
+        2 => prop_oneof![Just(1_000i64), Just(5_000), Just(30_000), Just(61_000), Just(300_000)]
+            .prop_map(|ms| Action::Advance { ms }),
+        2 => (any::<Index>(), 1i32..3).prop_map(|(incident, retries)| Action::Resolve { incident, retries }),
+        1 => any::<Index>().prop_map(|instance| Action::Cancel { instance }),
+        1 => any::<Index>().prop_map(|pick| Action::Invalid { pick }),
+    ]
 }

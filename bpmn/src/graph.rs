@@ -219,6 +219,19 @@ pub struct JobDefinition {
     pub retries: Feelish,
     /// `zeebe:taskHeaders`, in document order.
     pub headers: Vec<(String, String)>,
+    /// Headers Zeebe adds to a job-based user task's job (`io.camunda.zeebe:assignee`, ...), evaluated at creation.
+    pub user_task_headers: Vec<UserTaskHeader>,
+}
+
+/// A user-task property that becomes a custom header of its job, as in Zeebe.
+#[derive(Debug, Clone)]
+pub struct UserTaskHeader {
+    /// The header name, e.g. `io.camunda.zeebe:candidateGroups`.
+    pub header: String,
+    pub value: Feelish,
+    /// Candidate groups and users: a list, given statically as `a, b` or by FEEL as a list of strings; the header
+    /// holds it as a JSON array text.
+    pub list: bool,
 }
 
 /// One `zeebe:input` or `zeebe:output`.

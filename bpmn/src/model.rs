@@ -208,10 +208,21 @@ pub struct ZeebeExtensions {
     pub called_decision: Option<Pos>,
     pub called_element: Option<Pos>,
     pub form_definition: Option<Pos>,
+    /// Attributes of a user task's `zeebe:formDefinition`, `zeebe:assignmentDefinition` and `zeebe:taskSchedule`
+    /// (`formKey`, `assignee`, `candidateGroups`, `candidateUsers`, `dueDate`, `followUpDate`), in that order.
+    pub user_task: Vec<UserTaskAttr>,
     pub loop_characteristics: Option<ZeebeLoopDef>,
     /// Extension elements that may appear once but appear again (tag, position of the repetition); the first one
     /// is the one read.
     pub duplicates: Vec<(String, Pos)>,
+}
+
+/// One user-task attribute: its name, its text (static or `=` FEEL) and where it was written.
+#[derive(Debug, Clone)]
+pub struct UserTaskAttr {
+    pub name: String,
+    pub value: String,
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone)]

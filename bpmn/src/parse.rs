@@ -339,11 +339,32 @@ fn zeebe_extensions(node: &Node) -> ZeebeExtensions {
             }
             "calledDecision" => z.called_decision = Some(e.pos),
             "calledElement" => z.called_element = Some(e.pos),
-            "formDefinition" => z.form_definition = Some(e.pos),
+            "formDefinition" => {
+                z.form_definition = Some(e.pos);
+                user_task_attrs(e, &["formKey"], &mut z.user_task);
+            }
+            "assignmentDefinition" => user_task_attrs(
+                e,
+                &["assignee", "candidateGroups", "candidateUsers"],
+                &mut z.user_task,
+            ),
+            "taskSchedule" => user_task_attrs(e, &["dueDate", "followUpDate"], &mut z.user_task),
             _ => {}
         }
     }
     z
+}
+
+fn user_task_attrs(e: &Node, names: &[&str], out: &mut Vec<UserTaskAttr>) {
+    for name in names {
+        if let Some(value) = e.attr(name).map(str::trim).filter(|v| !v.is_empty()) {
+            out.push(UserTaskAttr {
+                name: (*name).to_owned(),
+                value: value.to_owned(),
+                pos: e.pos,
+            });
+        }
+    }
 }
 
 fn diagram(node: &Node, out: &mut Diagram) {

@@ -13,6 +13,25 @@ const RESERVED_WORDS: &[&str] = &[
 ];
 
 impl<'a> Compiler<'a> {
+    /// `zeebe:formDefinition formKey`, `zeebe:assignmentDefinition` and `zeebe:taskSchedule` of a job-based user
+    /// task, as the job's custom headers (Zeebe's `io.camunda.zeebe:*` header names).
+    fn user_task_headers(&mut self, n: &FlowNode) -> Vec<UserTaskHeader> {
+        let mut out = Vec::new();
+        for attr in &n.zeebe.user_task {
+            let list = matches!(attr.name.as_str(), "candidateGroups" | "candidateUsers");
+            if let Some(value) =
+                self.feelish(attr.pos, &n.id, &format!("'{}'", attr.name), &attr.value)
+            {
+                out.push(UserTaskHeader {
+                    header: format!("io.camunda.zeebe:{}", attr.name),
+                    value,
+                    list,
+                });
+            }
+        }
+        out
+    }
+
     pub(super) fn task(&mut self, n: &FlowNode, task: TaskKind) -> Option<ElementKind> {
         let id = n.id.as_str();
         let z = &n.zeebe;
@@ -98,6 +117,11 @@ impl<'a> Compiler<'a> {
                 job_type: job_type?,
                 retries: retries?,
                 headers: z.headers.clone(),
+                user_task_headers: if task == TaskKind::User {
+                    self.user_task_headers(n)
+                } else {
+                    Vec::new()
+                },
             },
         })
     }

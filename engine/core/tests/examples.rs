@@ -1108,9 +1108,7 @@ fn download_out_of_retries_waits_in_an_incident() {
 }
 
 #[test]
-#[ignore = "bug: zeebe:assignmentDefinition is ignored; Zeebe gives a job-based user task's job the custom \
-            headers io.camunda.zeebe:assignee/candidateGroups/candidateUsers (JSON lists), which Tasklist-style \
-            workers read"]
+
 fn user_task_job_carries_the_assignment_headers() {
     let mut h = deployed(RETRIES);
     h.create("tour-retries-and-errors", scene());

@@ -7,7 +7,8 @@
 //!   instance waits on something real (a job, a timer, a message subscription or an incident); a scope is never
 //!   left without children unless an incident holds it;
 //! - jobs, timers, subscriptions, incidents and variables belong to live instances, and a failed job has an incident;
-//! - when no instance is live, nothing is left but deployments and buffered messages.
+//! - when no instance is live, nothing is left but deployments and buffered messages;
+//! - every few commands, a state loaded from a snapshot processes the command exactly as the live state did.
 //!
 //! At the end of every run the remaining instances are driven to the end (incidents resolved, messages published,
 //! jobs completed, the clock advanced) and must all complete; canceled ones must have terminated.
@@ -25,7 +26,7 @@ use apsis_bpmn::graph::ElementKind;
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 use apsis_core::event::IncidentKind;
 use apsis_core::state::{JobState, Lifecycle};
-use apsis_core::{Command, Event, Json, Key, RejectionKind, Response, State};
+use apsis_core::{process, Command, Context, Event, Json, Key, RejectionKind, Response, State};
 use common::*;
 use gen::{Action, Block, EXTRA_RESULTS, JOB_TYPES, MESSAGES};
 use proptest::prelude::*;
@@ -37,6 +38,8 @@ const PROCESS_ID: &str = "gen";
 const JOB_TIMEOUT_MS: i64 = 60_000;
 /// Rounds of "resolve, publish, complete, advance" the final drive may take; generated processes need far fewer.
 const DRIVE_ROUNDS: usize = 200;
+/// Every this many commands, the command is also processed on a state loaded from a snapshot (see `Run::ok`).
+const DETERMINISM_EVERY: usize = 4;
 /// One run: a deployed generated process, the instances created, and the harness with its log.
 struct Run {
     h: Harness,
@@ -44,6 +47,8 @@ struct Run {
     canceled: BTreeSet<Key>,
     /// Every job ever created, in order.
     jobs_seen: Vec<Key>,
+    /// Commands run so far.
+    commands: usize,
 }
 
 impl Run {
@@ -55,12 +60,27 @@ impl Run {
             created: Vec::new(),
             canceled: BTreeSet::new(),
             jobs_seen: Vec::new(),
+            commands: 0,
         }
     }
 
     /// Runs a command that must succeed, then checks the invariants (the harness checked replay and snapshot).
     fn ok(&mut self, command: Command) -> Response {
+        self.commands += 1;
+        // Determinism: a state loaded from a snapshot (hash maps rebuilt in another order) must process the command
+        // exactly as the live state does. Every few commands only: loading recompiles the process.
+        let restored = self.commands.is_multiple_of(DETERMINISM_EVERY).then(|| {
+            let snapshot = self.h.state.to_snapshot().expect("snapshot");
+            State::from_snapshot(&snapshot).expect("load snapshot")
+        });
         let outcome = self.h.run(command.clone());
+        if let Some(mut restored) = restored {
+            let again = process(&mut restored, command.clone(), &Context { now: self.h.now });
+            assert!(
+                again == outcome,
+                "a restored state processed {command:?} differently"
+            );
+        }
         check_state(&self.h.state);
         for e in &outcome.events {
             if let Event::JobCreated { key, .. } = e {

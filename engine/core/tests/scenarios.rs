@@ -1385,3 +1385,34 @@ fn message_start_buffered_message_starts_the_next_instance_when_the_active_one_e
     );
     assert!(h.activate("w", 10).is_empty());
 }
+
+#[test]
+fn user_task_assignment_schedule_and_form_become_zeebe_headers() {
+    let mut h = Harness::new();
+    let xml = bpmn(
+        "p",
+        &format!(
+            r#"<bpmn:startEvent id="s" /><bpmn:userTask id="u"><bpmn:extensionElements>
+              <zeebe:formDefinition formKey="camunda-forms:bpmn:review" />
+              <zeebe:assignmentDefinition assignee="= owner" candidateGroups="operators, scientists" candidateUsers="= [&quot;ana&quot;, lead]" />
+              <zeebe:taskSchedule dueDate="2026-12-01T12:00:00Z" />
+            </bpmn:extensionElements></bpmn:userTask><bpmn:endEvent id="e" />{}{}"#,
+            flow("f1", "s", "u"),
+            flow("f2", "u", "e")
+        ),
+        "",
+    );
+    h.deploy("p.bpmn", &xml);
+    h.create("p", json!({"owner": "bea", "lead": "carl"}));
+    let job = h.activate("io.camunda.zeebe:userTask", 1).remove(0);
+    assert_eq!(
+        job.custom_headers,
+        Json(json!({
+            "io.camunda.zeebe:formKey": "camunda-forms:bpmn:review",
+            "io.camunda.zeebe:assignee": "bea",
+            "io.camunda.zeebe:candidateGroups": "[\"operators\",\"scientists\"]",
+            "io.camunda.zeebe:candidateUsers": "[\"ana\",\"carl\"]",
+            "io.camunda.zeebe:dueDate": "2026-12-01T12:00:00Z"
+        }))
+    );
+}

@@ -37,6 +37,12 @@ pub(crate) fn create(
     for (k, v) in &job.headers {
         headers.insert(k.clone(), Value::String(v.clone()));
     }
+    for h in &job.user_task_headers {
+        headers.insert(
+            h.header.clone(),
+            Value::String(user_task_header(p, key, h)?),
+        );
+    }
     let inst = p
         .state
         .instance(key)
@@ -58,6 +64,51 @@ pub(crate) fn create(
     });
     p.effect(Effect::JobsAvailable { job_type });
     Ok(())
+}
+
+/// The text of a user-task header: candidate lists become JSON array text (`["a","b"]`), as Zeebe writes them.
+fn user_task_header(
+    p: &Processor,
+    key: Key,
+    h: &apsis_bpmn::graph::UserTaskHeader,
+) -> Result<String, Failure> {
+    if !h.list {
+        return feel::eval_string(p, key, &h.value, &format!("the header '{}'", h.header));
+    }
+    let items: Vec<String> =
+        match feel::eval_feelish(p, key, &h.value, IncidentKind::ExtractValueError)? {
+            Value::String(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Value::Array(list) => list
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    other => Err(Failure::new(
+                        IncidentKind::ExtractValueError,
+                        format!(
+                            "Expected '{}' to be a list of strings, but it contains {}",
+                            feel::source(&h.value),
+                            feel::type_name(&other)
+                        ),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            other => {
+                return Err(Failure::new(
+                    IncidentKind::ExtractValueError,
+                    format!(
+                        "Expected '{}' to be a list of strings, but it is {}",
+                        feel::source(&h.value),
+                        feel::type_name(&other)
+                    ),
+                ))
+            }
+        };
+    Ok(Value::from(items).to_string())
 }
 
 fn not_found(action: &str, key: Key) -> Rejection {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use apsis_bpmn::graph::{ElementKind, EndKind, Trigger};
+use apsis_bpmn::graph::{BoundaryTrigger, ElementKind, EndKind, Trigger};
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 
 use super::{errors, feel, jobs, messages, timers, variables, Failure, Processor, Step};
@@ -75,10 +75,31 @@ fn try_activation(p: &mut Processor, key: Key) -> Result<(), Failure> {
     }
     variables::apply_inputs(p, key, &el.inputs)?;
     if !inner && !el.boundaries.is_empty() {
-        timers::open_boundaries(p, key, &graph, &el.boundaries)?;
-        messages::open_boundaries(p, key, &graph, &el.boundaries)?;
+        open_boundaries(p, key, &graph, &el.boundaries)?;
     }
     activate_kind(p, key, &graph, ElementIdx(inst.at.element))
+}
+
+/// Arms the timer and message boundary events of an activity (error boundaries wait for nothing).
+pub(crate) fn open_boundaries(
+    p: &mut Processor,
+    owner: Key,
+    graph: &ProcessGraph,
+    boundaries: &[ElementIdx],
+) -> Result<(), Failure> {
+    for b in boundaries {
+        let ElementKind::Boundary(bd) = &graph.element(*b).kind else {
+            continue;
+        };
+        match &bd.trigger {
+            BoundaryTrigger::Timer(t) => timers::create_for(p, owner, owner, *b, &t.clone())?,
+            BoundaryTrigger::Message(m) => {
+                messages::open(p, owner, owner, *b, &m.clone(), bd.interrupting)?
+            }
+            BoundaryTrigger::Error { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 fn activate_kind(

@@ -4,7 +4,7 @@ use apsis_bpmn::graph::JobDefinition;
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 use serde_json::{Map, Value};
 
-use super::{bpmn, errors, feel, variables, Failure, Processor, Rejected, Step};
+use super::{errors, feel, variables, Failure, Processor, Rejected, Step};
 use crate::command::{ActivatedJob, Effect, Rejection, RejectionKind, Response};
 use crate::event::{Event, IncidentKind, JobRecord};
 use crate::json::Json;
@@ -335,11 +335,32 @@ pub(crate) fn update_timeout(p: &mut Processor, key: Key, timeout_ms: i64) -> Re
 
 /// Job deadlines and retry backoffs that are due.
 pub(crate) fn tick(p: &mut Processor, budget: &mut usize) {
+    fire_due(
+        p,
+        budget,
+        |jobs| jobs.deadlines.first().copied(),
+        |key| Event::JobTimedOut { key },
+    );
+    fire_due(
+        p,
+        budget,
+        |jobs| jobs.backoffs.first().copied(),
+        |key| Event::JobRecurred { key },
+    );
+}
+
+/// Makes the jobs of one due-time index activatable again, oldest first, while the budget lasts.
+fn fire_due(
+    p: &mut Processor,
+    budget: &mut usize,
+    first: impl Fn(&crate::state::Jobs) -> Option<(i64, Key)>,
+    event: impl Fn(Key) -> Event,
+) {
     while *budget > 0 {
-        let Some(&(deadline, key)) = p.state.jobs.deadlines.first() else {
+        let Some((due, key)) = first(&p.state.jobs) else {
             break;
         };
-        if deadline > p.now {
+        if due > p.now {
             break;
         }
         *budget -= 1;
@@ -349,25 +370,7 @@ pub(crate) fn tick(p: &mut Processor, budget: &mut usize) {
             .get(key)
             .map(|j| j.record.job_type.clone())
             .unwrap_or_default();
-        p.write(Event::JobTimedOut { key });
+        p.write(event(key));
         p.effect(Effect::JobsAvailable { job_type });
     }
-    while *budget > 0 {
-        let Some(&(until, key)) = p.state.jobs.backoffs.first() else {
-            break;
-        };
-        if until > p.now {
-            break;
-        }
-        *budget -= 1;
-        let job_type = p
-            .state
-            .jobs
-            .get(key)
-            .map(|j| j.record.job_type.clone())
-            .unwrap_or_default();
-        p.write(Event::JobRecurred { key });
-        p.effect(Effect::JobsAvailable { job_type });
-    }
-    let _ = bpmn::close_waits;
 }

@@ -1,7 +1,7 @@
 //! Messages: publishing, buffering with a TTL, subscriptions of waiting elements, correlation (at most once per
 //! BPMN process id), and message start events.
 
-use apsis_bpmn::graph::{BoundaryTrigger, ElementKind, MessageRef, Trigger};
+use apsis_bpmn::graph::{ElementKind, MessageRef, Trigger};
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 
 use super::{bpmn, feel, instances, Failure, Processor, Rejected, Step};
@@ -67,23 +67,6 @@ pub(crate) fn open(
             subscription: key,
             message,
         });
-    }
-    Ok(())
-}
-
-pub(crate) fn open_boundaries(
-    p: &mut Processor,
-    owner: Key,
-    graph: &ProcessGraph,
-    boundaries: &[ElementIdx],
-) -> Result<(), Failure> {
-    for b in boundaries {
-        if let ElementKind::Boundary(bd) = &graph.element(*b).kind {
-            if let BoundaryTrigger::Message(m) = &bd.trigger {
-                let m = m.clone();
-                open(p, owner, owner, *b, &m, bd.interrupting)?;
-            }
-        }
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 use apsis_bpmn::{ElementIdx, ProcessGraph};
 use serde_json::{Map, Value};
 
-use super::{bpmn, feel, messages, timers, variables, Failure, Processor, Step};
+use super::{bpmn, feel, variables, Failure, Processor, Step};
 use crate::event::{Event, IncidentKind};
 use crate::json::Json;
 use crate::key::Key;
@@ -55,8 +55,7 @@ pub(crate) fn activate_body(
     }
     variables::set_local(p, key, "numberOfInstances", Json(Value::from(n)));
     if !el.boundaries.is_empty() {
-        timers::open_boundaries(p, key, graph, &el.boundaries)?;
-        messages::open_boundaries(p, key, graph, &el.boundaries)?;
+        bpmn::open_boundaries(p, key, graph, &el.boundaries)?;
     }
     p.write(Event::ElementActivated { key });
     if n == 0 {

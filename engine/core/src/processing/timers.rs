@@ -69,23 +69,6 @@ fn repetitions(spec: &TimerSpec, kind: TimerKind) -> i32 {
     spec.remaining_fires().map(|r| r as i32).unwrap_or(-1)
 }
 
-pub(crate) fn open_boundaries(
-    p: &mut Processor,
-    owner: Key,
-    graph: &ProcessGraph,
-    boundaries: &[ElementIdx],
-) -> Result<(), Failure> {
-    for b in boundaries {
-        if let ElementKind::Boundary(bd) = &graph.element(*b).kind {
-            if let BoundaryTrigger::Timer(t) = &bd.trigger {
-                let t = t.clone();
-                create_for(p, owner, owner, *b, &t)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn cancel_for(p: &mut Processor, owner: Key) {
     let keys = p
         .state

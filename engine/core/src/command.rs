@@ -86,6 +86,10 @@ pub enum Command {
     DeleteResource {
         key: Key,
     },
+    /// A pushed job could not be delivered to its stream: it becomes activatable again (Zeebe's job yield).
+    YieldJob {
+        key: Key,
+    },
     /// Fire everything due at the record's timestamp: timers, job timeouts, retry backoffs, message expiry.
     Tick,
 }
@@ -144,6 +148,7 @@ pub enum Response {
         key: Key,
     },
     ResourceDeleted,
+    JobYielded,
     Ticked,
 }
 
@@ -178,6 +183,8 @@ impl Rejection {
 pub enum Effect {
     /// Jobs of this type became activatable: wake long-polling requests and job streams.
     JobsAvailable { job_type: String },
+    /// A job was activated for a job stream: deliver it there (if that fails, submit `YieldJob`).
+    JobPushed { stream_id: u64, job: ActivatedJob },
     /// A process instance created with `awaitResult` completed.
     ProcessInstanceResult {
         process_instance_key: Key,

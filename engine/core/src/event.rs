@@ -287,6 +287,10 @@ pub enum Event {
     MultiInstanceConditionMet {
         key: Key,
     },
+    /// A pushed job could not be delivered to its stream and is activatable again.
+    JobYielded {
+        key: Key,
+    },
 }
 
 impl Event {
@@ -331,6 +335,7 @@ impl Event {
         (36, "ActivationDeferred"),
         (37, "FlowScopeInterrupted"),
         (38, "MultiInstanceConditionMet"),
+        (39, "JobYielded"),
     ];
 }
 

@@ -20,7 +20,7 @@ pub use command::{Command, Effect, Outcome, Rejection, RejectionKind, Response};
 pub use event::{Entry, Event};
 pub use json::Json;
 pub use key::Key;
-pub use processing::{process, Context, MAX_STEPS_PER_COMMAND};
+pub use processing::{process, Context, JobStreams, StreamTarget, MAX_STEPS_PER_COMMAND};
 pub use state::State;
 
 /// Faults of the core: a snapshot that cannot be read back.

@@ -169,6 +169,7 @@ fn samples() -> Vec<Event> {
         },
         Event::FlowScopeInterrupted { key: k },
         Event::MultiInstanceConditionMet { key: k },
+        Event::JobYielded { key: k },
     ]
 }
 

@@ -75,7 +75,7 @@ impl Run {
         });
         let outcome = self.h.run(command.clone());
         if let Some(mut restored) = restored {
-            let again = process(&mut restored, command.clone(), &Context { now: self.h.now });
+            let again = process(&mut restored, command.clone(), &Context::at(self.h.now));
             assert!(
                 again == outcome,
                 "a restored state processed {command:?} differently"

@@ -1416,3 +1416,59 @@ fn user_task_assignment_schedule_and_form_become_zeebe_headers() {
         }))
     );
 }
+
+/// One stream per job type, as the runtime's registry would answer.
+struct OneStream(&'static str);
+
+impl apsis_core::JobStreams for OneStream {
+    fn pick(&self, job_type: &str) -> Option<apsis_core::StreamTarget> {
+        (job_type == self.0).then(|| apsis_core::StreamTarget {
+            stream_id: 7,
+            worker: "streamer".into(),
+            timeout_ms: 30_000,
+            fetch_variables: vec!["a".into()],
+        })
+    }
+}
+
+#[test]
+fn job_streams_get_jobs_pushed_and_a_yielded_job_goes_back() {
+    let mut h = Harness::new();
+    h.streams = Some(Box::new(OneStream("w")));
+    h.deploy("p.bpmn", &one_task("w"));
+    let pi = h.create("p", json!({"a": 1, "b": 2}));
+    let pushed: Vec<_> = h
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::JobPushed { stream_id, job } => Some((*stream_id, job.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pushed.len(),
+        1,
+        "the job is pushed the moment it is created"
+    );
+    let (stream, job) = &pushed[0];
+    assert_eq!(*stream, 7);
+    assert_eq!(job.worker, "streamer");
+    assert_eq!(job.deadline, h.now + 30_000);
+    assert_eq!(job.variables, Json(json!({"a": 1})));
+    assert!(
+        h.activate("w", 1).is_empty(),
+        "a pushed job is activated, not in the pool"
+    );
+    // Undeliverable: the gateway yields it; with the stream gone it returns to the pool for pollers.
+    h.streams = None;
+    h.effects.clear();
+    h.ok(Command::YieldJob { key: job.key });
+    assert!(h
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::JobsAvailable { job_type } if job_type == "w")));
+    h.complete_one("w", json!({}));
+    assert!(h.is_completed(pi));
+    let r = h.rejected(Command::YieldJob { key: job.key });
+    assert_eq!(r.kind, RejectionKind::NotFound);
+}

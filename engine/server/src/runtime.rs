@@ -301,7 +301,7 @@ impl Runtime {
             while let Some(request) = next {
                 match request {
                     Request::Command(command, reply) => {
-                        let outcome = process(&mut self.state, command, &Context { now });
+                        let outcome = process(&mut self.state, command, &Context::at(now));
                         let result = self.append(now, outcome, &mut effects)?;
                         replies.push((reply, result));
                         batch += 1;
@@ -320,7 +320,7 @@ impl Runtime {
             // Whatever became due fires in the same group commit.
             let mut ticks = 0;
             while self.state.next_due().is_some_and(|d| d <= now) && ticks < 16 {
-                let outcome = process(&mut self.state, Command::Tick, &Context { now });
+                let outcome = process(&mut self.state, Command::Tick, &Context::at(now));
                 let _ = self.append(now, outcome, &mut effects)?;
                 ticks += 1;
             }

@@ -72,6 +72,7 @@ pub(crate) fn dispatch(p: &mut Processor, command: Command) -> Rejected<Response
             local,
         } => set_variables(p, element_instance_key, &variables, local),
         Command::DeleteResource { key } => delete_resource(p, key),
+        Command::YieldJob { key } => jobs::yield_job(p, key),
         Command::Tick => {
             let mut budget = TICK_BUDGET;
             timers::tick(p, &mut budget);
@@ -199,15 +200,8 @@ fn resolve_incident(p: &mut Processor, key: Key) -> Rejected<Response> {
         }
     }
     p.write(Event::IncidentResolved { key });
-    let job_state = p
-        .state
-        .jobs
-        .get(incident.job_key)
-        .map(|j| (j.state, j.record.job_type.clone()));
-    match job_state {
-        Some((JobState::Activatable, job_type)) => {
-            p.effect(crate::command::Effect::JobsAvailable { job_type })
-        }
+    match p.state.jobs.get(incident.job_key).map(|j| j.state) {
+        Some(JobState::Activatable) => jobs::offer(p, incident.job_key),
         Some(_) => {}
         None => bpmn::resume(p, incident.element_instance_key),
     }

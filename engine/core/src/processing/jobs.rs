@@ -62,8 +62,59 @@ pub(crate) fn create(
         key: job_key,
         job: record,
     });
-    p.effect(Effect::JobsAvailable { job_type });
+    offer(p, job_key);
     Ok(())
+}
+
+/// A job became activatable: push it to an open job stream of its type (activating it for that stream), or tell
+/// the runtime that jobs of the type are available (long-polling ActivateJobs requests wake up).
+pub(crate) fn offer(p: &mut Processor, key: Key) {
+    let Some(job) = p.state.jobs.get(key) else {
+        return;
+    };
+    if job.state != JobState::Activatable {
+        return;
+    }
+    let job_type = job.record.job_type.clone();
+    let target = p.streams.and_then(|s| s.pick(&job_type));
+    match target {
+        Some(t) => {
+            let deadline = p.now.saturating_add(t.timeout_ms);
+            p.write(Event::JobActivated {
+                key,
+                worker: t.worker.clone(),
+                deadline,
+            });
+            if let Some(job) = activated_job(p, key, &t.fetch_variables) {
+                p.effect(Effect::JobPushed {
+                    stream_id: t.stream_id,
+                    job,
+                });
+            }
+        }
+        None => p.effect(Effect::JobsAvailable { job_type }),
+    }
+}
+
+/// A pushed job could not be delivered: activatable again (and offered to another stream).
+pub(crate) fn yield_job(p: &mut Processor, key: Key) -> Rejected<Response> {
+    let job = p
+        .state
+        .jobs
+        .get(key)
+        .ok_or_else(|| not_found("yield", key))?;
+    if job.state != JobState::Activated {
+        return Err(Rejection::new(
+            RejectionKind::InvalidState,
+            format!(
+                "Expected to yield job with key '{key}', but it is in state '{}'",
+                state_name(job.state)
+            ),
+        ));
+    }
+    p.write(Event::JobYielded { key });
+    offer(p, key);
+    Ok(Response::JobYielded)
 }
 
 /// The text of a user-task header: candidate lists become JSON array text (`["a","b"]`), as Zeebe writes them.
@@ -241,7 +292,6 @@ pub(crate) fn fail(
         ));
     }
     let element = job.record.element_instance_key;
-    let job_type = job.record.job_type.clone();
     let backoff_until = if retries > 0 && backoff_ms > 0 {
         p.now.saturating_add(backoff_ms)
     } else {
@@ -264,7 +314,7 @@ pub(crate) fn fail(
         };
         p.raise_incident(element, Failure::new(IncidentKind::JobNoRetries, text), key);
     } else if backoff_until == 0 {
-        p.effect(Effect::JobsAvailable { job_type });
+        offer(p, key);
     }
     Ok(Response::JobFailed)
 }
@@ -364,13 +414,7 @@ fn fire_due(
             break;
         }
         *budget -= 1;
-        let job_type = p
-            .state
-            .jobs
-            .get(key)
-            .map(|j| j.record.job_type.clone())
-            .unwrap_or_default();
         p.write(event(key));
-        p.effect(Effect::JobsAvailable { job_type });
+        offer(p, key);
     }
 }

@@ -26,18 +26,52 @@ use crate::key::Key;
 use crate::state::State;
 
 /// What the runtime tells the core about the moment of processing.
-#[derive(Debug, Clone, Copy)]
-pub struct Context {
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
     /// The record timestamp (epoch ms): the core's only notion of time.
     pub now: i64,
+    /// Open job streams (StreamActivatedJobs): a job that becomes activatable is activated for one of them at once.
+    pub streams: Option<&'a dyn JobStreams>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("now", &self.now)
+            .field("streams", &self.streams.is_some())
+            .finish()
+    }
+}
+
+impl Context<'static> {
+    /// A context with no job streams.
+    pub fn at(now: i64) -> Context<'static> {
+        Context { now, streams: None }
+    }
+}
+
+/// The job streams the runtime holds open. `pick` chooses the stream a newly activatable job of `job_type` is
+/// pushed to (or none); the choice is recorded in the `JobActivated` event, so replay does not need the streams.
+pub trait JobStreams {
+    fn pick(&self, job_type: &str) -> Option<StreamTarget>;
+}
+
+/// Where and how a pushed job is activated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamTarget {
+    pub stream_id: u64,
+    pub worker: String,
+    pub timeout_ms: i64,
+    /// Empty = every visible variable.
+    pub fetch_variables: Vec<String>,
 }
 
 /// Follow-ups longer than this in one command mean a loop that never waits; it is stopped with an incident.
 pub const MAX_STEPS_PER_COMMAND: usize = 100_000;
 
 /// Processes one command against the state. The state is changed only by applying the returned events.
-pub fn process(state: &mut State, command: Command, ctx: &Context) -> Outcome {
-    let mut p = Processor::new(state, ctx.now);
+pub fn process(state: &mut State, command: Command, ctx: &Context<'_>) -> Outcome {
+    let mut p = Processor::new(state, ctx.now, ctx.streams);
     let result = commands::dispatch(&mut p, command);
     let result = match result {
         Ok(response) => {
@@ -102,6 +136,7 @@ pub(crate) enum Step {
 pub(crate) struct Processor<'s> {
     pub state: &'s mut State,
     pub now: i64,
+    pub streams: Option<&'s dyn JobStreams>,
     pub events: Vec<Event>,
     pub effects: Vec<Effect>,
     queue: VecDeque<Step>,
@@ -110,11 +145,12 @@ pub(crate) struct Processor<'s> {
 }
 
 impl<'s> Processor<'s> {
-    fn new(state: &'s mut State, now: i64) -> Processor<'s> {
+    fn new(state: &'s mut State, now: i64, streams: Option<&'s dyn JobStreams>) -> Processor<'s> {
         let next_key = state.keys.peek().0;
         Processor {
             state,
             now,
+            streams,
             events: Vec::new(),
             effects: Vec::new(),
             queue: VecDeque::new(),

@@ -286,7 +286,7 @@ impl State {
                     j.backoff_until = *backoff_until;
                 });
             }
-            Event::JobRecurred { key } | Event::JobTimedOut { key } => {
+            Event::JobRecurred { key } | Event::JobTimedOut { key } | Event::JobYielded { key } => {
                 self.jobs.set_state(*key, JobState::Activatable);
             }
             Event::JobRetriesUpdated { key, retries } => {

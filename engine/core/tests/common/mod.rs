@@ -42,6 +42,8 @@ pub struct Harness {
     /// Every committed entry, as the runtime would append it.
     pub log: Vec<Vec<u8>>,
     pub effects: Vec<apsis_core::Effect>,
+    /// Job streams the runtime would hold open (StreamActivatedJobs).
+    pub streams: Option<Box<dyn apsis_core::JobStreams>>,
 }
 
 impl Default for Harness {
@@ -57,12 +59,20 @@ impl Harness {
             now: 1_700_000_000_000,
             log: Vec::new(),
             effects: Vec::new(),
+            streams: None,
         }
     }
 
     /// Processes one command, logs its events, and checks replay == live and snapshot == live.
     pub fn run(&mut self, command: Command) -> Outcome {
-        let outcome = process(&mut self.state, command, &Context { now: self.now });
+        let outcome = process(
+            &mut self.state,
+            command,
+            &Context {
+                now: self.now,
+                streams: self.streams.as_deref(),
+            },
+        );
         if !outcome.events.is_empty() {
             let entry = Entry {
                 timestamp: self.now,

@@ -6,7 +6,11 @@
 //! state the disk does not have.
 
 pub mod clock;
+pub mod config;
+pub mod metrics;
+pub mod monitoring;
 pub mod runtime;
+pub mod streams;
 
 pub use runtime::{Engine, EngineHandle, EngineOptions, RecoveryStats, Reply, SubmitError};
 

@@ -16,6 +16,7 @@ use apsis_core::{process, Command, Context, Effect, Outcome, Rejection, Response
 use apsis_store::{Store, StoreOptions, SyncMode};
 
 use crate::clock::Clock;
+use crate::streams::{JobSink, Registry, StreamSpec};
 use crate::Error;
 
 /// What a client gets back: the response or rejection, once the command's events are durable.
@@ -78,6 +79,8 @@ type InspectFn = Box<dyn FnOnce(&State) + Send>;
 enum Request {
     Command(Command, ReplyFn),
     Inspect(InspectFn),
+    OpenStream(u64, StreamSpec, Arc<dyn JobSink>),
+    CloseStream(u64),
     Shutdown,
 }
 
@@ -85,6 +88,7 @@ enum Request {
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: SyncSender<Request>,
+    next_stream: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for EngineHandle {
@@ -131,6 +135,28 @@ impl EngineHandle {
             }),
         )?;
         rx.recv().map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Opens a job stream: from now on, jobs of `spec.job_type` that become activatable are activated for it and
+    /// pushed to `sink` (round-robin among the type's streams with room). Returns the id to close it with.
+    pub fn open_stream(
+        &self,
+        spec: StreamSpec,
+        sink: Arc<dyn JobSink>,
+    ) -> Result<u64, SubmitError> {
+        let id = self
+            .next_stream
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        self.tx
+            .send(Request::OpenStream(id, spec, sink))
+            .map_err(|_| SubmitError::Stopped)?;
+        Ok(id)
+    }
+
+    /// Closes a job stream; jobs pushed to it and not delivered go back to the pool.
+    pub fn close_stream(&self, id: u64) {
+        let _ = self.tx.send(Request::CloseStream(id));
     }
 
     /// Runs `f` over the state on the runtime thread and returns its result.
@@ -201,6 +227,8 @@ impl Engine {
             last_timestamp,
             bytes_since_snapshot: 0,
             encode_buf: Vec::with_capacity(64 * 1024),
+            streams: Registry::default(),
+            yields: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("apsis-runtime".into())
@@ -208,7 +236,10 @@ impl Engine {
             .map_err(Error::Thread)?;
         Ok((
             Engine {
-                handle: EngineHandle { tx },
+                handle: EngineHandle {
+                    tx,
+                    next_stream: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                },
                 thread: Some(thread),
             },
             stats,
@@ -261,6 +292,9 @@ fn replay_log(
 }
 
 struct Runtime {
+    streams: Registry,
+    /// Pushed jobs their stream refused: yielded back in the next batch.
+    yields: Vec<apsis_core::Key>,
     state: State,
     store: Store,
     opts: EngineOptions,
@@ -297,16 +331,26 @@ impl Runtime {
             let mut shutdown = false;
             let now = self.now();
             let mut batch = 0usize;
+            for key in std::mem::take(&mut self.yields) {
+                let _ = self.process_internal(now, Command::YieldJob { key }, &mut effects)?;
+            }
             let mut next = first;
             while let Some(request) = next {
                 match request {
                     Request::Command(command, reply) => {
-                        let outcome = process(&mut self.state, command, &Context::at(now));
+                        let ctx = Context {
+                            now,
+                            streams: (!self.streams.is_empty())
+                                .then_some(&self.streams as &dyn apsis_core::JobStreams),
+                        };
+                        let outcome = process(&mut self.state, command, &ctx);
                         let result = self.append(now, outcome, &mut effects)?;
                         replies.push((reply, result));
                         batch += 1;
                     }
                     Request::Inspect(f) => inspects.push(f),
+                    Request::OpenStream(id, spec, sink) => self.streams.add(id, spec, sink),
+                    Request::CloseStream(id) => self.streams.remove(id),
                     Request::Shutdown => {
                         shutdown = true;
                         break;
@@ -320,8 +364,7 @@ impl Runtime {
             // Whatever became due fires in the same group commit.
             let mut ticks = 0;
             while self.state.next_due().is_some_and(|d| d <= now) && ticks < 16 {
-                let outcome = process(&mut self.state, Command::Tick, &Context::at(now));
-                let _ = self.append(now, outcome, &mut effects)?;
+                let _ = self.process_internal(now, Command::Tick, &mut effects)?;
                 ticks += 1;
             }
             self.store.commit().map_err(Error::Store)?;
@@ -329,8 +372,21 @@ impl Runtime {
                 reply(result);
             }
             if !effects.is_empty() {
+                // Pushed jobs go to their streams; what a stream refuses is yielded in the next batch.
+                effects.retain_mut(|e| match e {
+                    Effect::JobPushed { stream_id, job } => {
+                        let job = std::mem::replace(job, empty_job());
+                        if let Err(job) = self.streams.deliver(*stream_id, Box::new(job)) {
+                            self.yields.push(job.key);
+                        }
+                        false
+                    }
+                    _ => true,
+                });
                 if let Some(on_effects) = &self.opts.on_effects {
-                    on_effects(&effects);
+                    if !effects.is_empty() {
+                        on_effects(&effects);
+                    }
                 }
                 effects.clear();
             }
@@ -347,6 +403,22 @@ impl Runtime {
                 self.snapshot()?;
             }
         }
+    }
+
+    /// Processes a command of the runtime's own (Tick, YieldJob) with the open streams.
+    fn process_internal(
+        &mut self,
+        now: i64,
+        command: Command,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Reply, Error> {
+        let ctx = Context {
+            now,
+            streams: (!self.streams.is_empty())
+                .then_some(&self.streams as &dyn apsis_core::JobStreams),
+        };
+        let outcome = process(&mut self.state, command, &ctx);
+        self.append(now, outcome, effects)
     }
 
     /// Appends the outcome's events as one entry; returns the client's reply.
@@ -383,5 +455,23 @@ impl Runtime {
             .map_err(Error::Store)?;
         self.bytes_since_snapshot = 0;
         Ok(())
+    }
+}
+
+fn empty_job() -> apsis_core::command::ActivatedJob {
+    apsis_core::command::ActivatedJob {
+        key: apsis_core::Key::NONE,
+        job_type: String::new(),
+        process_instance_key: apsis_core::Key::NONE,
+        bpmn_process_id: String::new(),
+        process_definition_version: 0,
+        process_definition_key: apsis_core::Key::NONE,
+        element_id: String::new(),
+        element_instance_key: apsis_core::Key::NONE,
+        custom_headers: apsis_core::Json::null(),
+        worker: String::new(),
+        retries: 0,
+        deadline: 0,
+        variables: apsis_core::Json::null(),
     }
 }

@@ -251,3 +251,119 @@ fn due_timers_fire_through_the_runtime_clock() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+struct ChannelSink {
+    tx: std::sync::mpsc::SyncSender<apsis_core::command::ActivatedJob>,
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl apsis_server::streams::JobSink for ChannelSink {
+    fn capacity(&self) -> usize {
+        if self.open.load(std::sync::atomic::Ordering::SeqCst) {
+            16
+        } else {
+            0
+        }
+    }
+    fn push(
+        &self,
+        job: Box<apsis_core::command::ActivatedJob>,
+    ) -> Result<(), Box<apsis_core::command::ActivatedJob>> {
+        if !self.open.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(job);
+        }
+        self.tx.try_send(*job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(j)
+            | std::sync::mpsc::TrySendError::Disconnected(j) => Box::new(j),
+        })
+    }
+}
+
+#[test]
+fn job_streams_receive_pushed_jobs_and_refused_ones_return_to_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = Engine::start(EngineOptions::new(dir.path())).unwrap();
+    deploy(&engine, "w1.bpmn", W1);
+    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+    let sink = Arc::new(ChannelSink {
+        tx,
+        open: std::sync::atomic::AtomicBool::new(true),
+    });
+    let spec = apsis_server::streams::StreamSpec {
+        job_type: "bench-task".into(),
+        worker: "pusher".into(),
+        timeout_ms: 10_000,
+        fetch_variables: vec![],
+    };
+    let id = engine.handle().open_stream(spec, sink.clone()).unwrap();
+    create(&engine, "bench-w1", json!({"n": 1}));
+    let job = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a pushed job");
+    assert_eq!(job.worker, "pusher");
+    assert_eq!(job.variables, Json(json!({"n": 1})));
+    assert!(
+        activate(&engine, "bench-task", 10).is_empty(),
+        "the pushed job is not in the pool"
+    );
+    // A stream with no room gets nothing pushed: the job stays in the pool and can be polled.
+    sink.open.store(false, std::sync::atomic::Ordering::SeqCst);
+    create(&engine, "bench-w1", json!({"n": 2}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let polled = loop {
+        let jobs = activate(&engine, "bench-task", 10);
+        if !jobs.is_empty() {
+            break jobs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused job did not come back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(polled[0].variables, Json(json!({"n": 2})));
+    engine.handle().close_stream(id);
+
+    // A stream that had room but refuses the job (its client went away): the job is yielded back to the pool and
+    // the stream is dropped.
+    struct Refusing;
+    impl apsis_server::streams::JobSink for Refusing {
+        fn capacity(&self) -> usize {
+            1
+        }
+        fn push(
+            &self,
+            job: Box<apsis_core::command::ActivatedJob>,
+        ) -> Result<(), Box<apsis_core::command::ActivatedJob>> {
+            Err(job)
+        }
+    }
+    let spec = apsis_server::streams::StreamSpec {
+        job_type: "bench-task".into(),
+        worker: "gone".into(),
+        timeout_ms: 10_000,
+        fetch_variables: vec![],
+    };
+    engine
+        .handle()
+        .open_stream(spec, Arc::new(Refusing))
+        .unwrap();
+    create(&engine, "bench-w1", json!({"n": 3}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let polled = loop {
+        let jobs = activate(&engine, "bench-task", 10);
+        if !jobs.is_empty() {
+            break jobs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the yielded job did not come back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(polled[0].variables, Json(json!({"n": 3})));
+    assert_eq!(
+        polled[0].worker, "t",
+        "activated by the poller, not the refusing stream"
+    );
+}

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod gateway;
 pub mod metrics;
 pub mod monitoring;
 pub mod runtime;

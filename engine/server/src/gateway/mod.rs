@@ -666,3 +666,18 @@ impl GatewayService {
         }
     }
 }
+
+/// Serves the gateway on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    service: GatewayService,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .add_service(service.into_server())
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
+        .await
+}

@@ -1,0 +1,324 @@
+//! `apsis engine`: resolves the config, installs logging and the Prometheus exporter, starts the monitoring
+//! endpoint, recovers the engine, (later) starts the gRPC gateway, and on SIGINT/SIGTERM shuts down gracefully:
+//! not ready -> stop accepting -> finish queued commands, commit, snapshot -> exit 0. A second signal exits at once.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use apsis_server::config::{self, AuthMode, Config, Flags, LogFormat, Resolved};
+use apsis_server::monitoring::{self, MonitoringOptions, RenderFn};
+use apsis_server::{metrics, Engine, EngineHandle, EngineOptions, SubmitError};
+use apsis_store::SyncMode;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tracing::{error, info, warn};
+
+/// Exit code of a failure while running (the engine stopped on a fault).
+const EXIT_FAILED: u8 = 1;
+/// Exit code of a start that could not happen: bad config, locked data directory, address in use.
+const EXIT_STARTUP: u8 = 2;
+/// How often histogram samples are folded into their buckets when nobody scrapes (bounded memory).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often a stopped runtime thread (fail-stop after a failed commit) is looked for.
+const WATCHDOG_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    /// TOML config file (default: $APSIS_CONFIG). Precedence: defaults < file < APSIS_* environment < flags.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the log and snapshots [engine.data_dir, APSIS_ENGINE_DATA_DIR; default ./data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// gRPC gateway address [gateway.address, APSIS_GATEWAY_ADDRESS; default 127.0.0.1:26500].
+    #[arg(long, value_name = "HOST:PORT")]
+    gateway_address: Option<String>,
+    /// Health, readiness and /metrics address [monitoring.address, APSIS_MONITORING_ADDRESS; default 127.0.0.1:9600].
+    #[arg(long, value_name = "HOST:PORT")]
+    monitoring_address: Option<String>,
+    /// Print the resolved configuration as TOML (secrets masked, each value's origin in a comment) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+/// How a run ended badly.
+enum Failure {
+    /// Could not start: the message is for a person.
+    Startup(anyhow::Error),
+    /// Started, then failed.
+    Failed(anyhow::Error),
+    /// A second signal during shutdown.
+    Interrupted(i32),
+}
+
+pub fn run(args: EngineArgs) -> ExitCode {
+    let mut flags = Flags {
+        config: args.config,
+        values: Vec::new(),
+    };
+    let data_dir = args.data_dir.map(|d| d.display().to_string());
+    flags.set("engine.data_dir", "--data-dir", data_dir);
+    flags.set("gateway.address", "--gateway-address", args.gateway_address);
+    flags.set(
+        "monitoring.address",
+        "--monitoring-address",
+        args.monitoring_address,
+    );
+    let resolved = match Resolved::load(&flags, &config::process_env()) {
+        Ok(r) => r,
+        Err(e) => return report(&anyhow::Error::new(e), EXIT_STARTUP),
+    };
+    if args.print_config {
+        print!("{}", resolved.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(&resolved.config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("apsis-io")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return report(
+                &anyhow::Error::new(e)
+                    .context("Expected to start the async runtime, but it failed"),
+                EXIT_STARTUP,
+            )
+        }
+    };
+    let outcome = runtime.block_on(serve(resolved.config));
+    // A recovery still replaying on a blocking thread must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Startup(e)) => report(&e, EXIT_STARTUP),
+        Err(Failure::Failed(e)) => report(&e, EXIT_FAILED),
+        Err(Failure::Interrupted(signal)) => ExitCode::from(128 + signal as u8),
+    }
+}
+
+/// A human error on stderr: the message, then each cause. No panic, no backtrace.
+fn report(e: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("apsis: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  because: {cause}");
+    }
+    ExitCode::from(code)
+}
+
+fn init_tracing(log: &config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&log.level);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// The Prometheus exporter, installed as the global recorder of the `metrics` facade the library records through.
+fn install_exporter() -> anyhow::Result<PrometheusHandle> {
+    let mut builder = PrometheusBuilder::new();
+    for (name, buckets) in metrics::HISTOGRAM_BUCKETS {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)?;
+    }
+    Ok(builder.install_recorder()?)
+}
+
+fn engine_options(c: &config::EngineConfig) -> EngineOptions {
+    let mut o = EngineOptions::new(&c.data_dir);
+    o.max_batch = c.max_batch;
+    o.queue_capacity = c.queue_capacity;
+    o.snapshot_every_bytes = c.snapshot_every_bytes;
+    o.sync = if c.fsync {
+        SyncMode::Fsync
+    } else {
+        SyncMode::None
+    };
+    o
+}
+
+/// The start error a person can act on.
+fn start_error(e: apsis_server::Error, config: &Config) -> anyhow::Error {
+    let dir = config.engine.data_dir.display();
+    match e {
+        apsis_server::Error::Store(apsis_store::Error::Locked { path }) => anyhow::anyhow!(
+            "Expected to open the data directory {dir}, but another apsis engine holds its lock ({}); stop that \
+             engine or choose another --data-dir",
+            path.display()
+        ),
+        e => anyhow::Error::new(e).context(format!(
+            "Expected to open the data directory {dir} and recover the engine, but it failed"
+        )),
+    }
+}
+
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next SIGINT (2) or SIGTERM (15).
+    async fn next(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 2,
+            _ = self.terminate.recv() => 15,
+        }
+    }
+}
+
+/// Returns once the runtime thread has stopped on its own (fail-stop after a failed commit).
+async fn engine_stopped(handle: EngineHandle) {
+    loop {
+        tokio::time::sleep(WATCHDOG_EVERY).await;
+        let h = handle.clone();
+        let alive = tokio::task::spawn_blocking(move || h.inspect(|_| ())).await;
+        if matches!(alive, Ok(Err(SubmitError::Stopped))) {
+            return;
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let startup = |e: anyhow::Error| Failure::Startup(e);
+    let mut signals = Signals::new()
+        .context("Expected to install the SIGINT/SIGTERM handlers, but it failed")
+        .map_err(startup)?;
+    let prometheus = install_exporter()
+        .context("Expected to install the Prometheus exporter, but it failed")
+        .map_err(startup)?;
+    metrics::describe();
+    let _engine_series = metrics::EngineMetrics::new();
+    let process = metrics_process::Collector::default();
+    process.describe();
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let render: RenderFn = Arc::new(move || {
+        process.collect();
+        prometheus.render()
+    });
+    let monitoring = monitoring::start(MonitoringOptions {
+        address: config.monitoring.address.clone(),
+        render: Some(render),
+    })
+    .await
+    .map_err(|e| startup(e.into()))?;
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        log_format_version = apsis_core::event::FORMAT_VERSION,
+        store_format_version = apsis_store::FORMAT_VERSION,
+        data_dir = %config.engine.data_dir.display(),
+        fsync = config.engine.fsync,
+        monitoring_address = %monitoring.local_addr(),
+        "apsis engine starting: recovering the state"
+    );
+    let opts = engine_options(&config.engine);
+    let recovery = tokio::task::spawn_blocking(move || Engine::start(opts));
+    let (engine, stats) = tokio::select! {
+        started = recovery => match started {
+            Ok(Ok(started)) => started,
+            Ok(Err(e)) => return Err(startup(start_error(e, &config))),
+            Err(e) => return Err(startup(anyhow::Error::new(e).context("Expected the recovery to finish, but it panicked"))),
+        },
+        signal = signals.next() => {
+            // Recovery only reads (and cuts a torn tail, which a crash may do as well): nothing to finish.
+            info!(signal, "signal during recovery: stopping");
+            monitoring.shutdown().await;
+            return Ok(());
+        }
+    };
+    metrics::recovered(&stats);
+    info!(
+        snapshot_position = stats.snapshot_position,
+        entries_replayed = stats.entries_replayed,
+        events_replayed = stats.events_replayed,
+        replay_ms = stats.replay_time.as_millis() as u64,
+        bytes_dropped = stats.bytes_dropped,
+        "recovered"
+    );
+    let handle = engine.handle();
+
+    // ── GATEWAY ────────────────────────────────────────────────────────────────────────────────────────────────
+    // Start the gRPC gateway here with `config.gateway` (address, max_message_size, tls, auth) and `handle`, bound
+    // before readiness is announced; a bind failure is a `Failure::Startup` (exit 2) like the monitoring one. Stop
+    // it where marked below (stop accepting, let in-flight calls get their replies), before the engine shuts down.
+    let gateway_address = config.gateway.address.to_string();
+    if config.gateway.auth.mode == AuthMode::None && !is_loopback(&config.gateway.address.host) {
+        warn!(
+            gateway_address,
+            "the gateway listens beyond loopback without authentication (gateway.auth.mode = none)"
+        );
+    }
+    // ───────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+    monitoring.ready(handle.clone());
+    info!(
+        gateway_address,
+        monitoring_address = %monitoring.local_addr(),
+        data_dir = %config.engine.data_dir.display(),
+        "apsis engine ready"
+    );
+    let signal = tokio::select! {
+        signal = signals.next() => Some(signal),
+        () = engine_stopped(handle) => None,
+    };
+    monitoring.stopping();
+    match signal {
+        Some(signal) => info!(signal, "stopping: finishing the queued commands"),
+        None => error!("the engine stopped on a fault; stopping"),
+    }
+    // ── GATEWAY: stop accepting here (before the engine drains, so no command arrives after its last batch). ──
+    let shutdown = tokio::task::spawn_blocking(move || engine.shutdown());
+    let stopped = tokio::select! {
+        stopped = shutdown => stopped,
+        signal = signals.next() => {
+            warn!(signal, "second signal: exiting at once without finishing the queued commands");
+            return Err(Failure::Interrupted(signal));
+        }
+    };
+    monitoring.shutdown().await;
+    match stopped {
+        Ok(Ok(())) if signal.is_some() => {
+            info!("stopped");
+            Ok(())
+        }
+        Ok(Ok(())) => Err(Failure::Failed(anyhow::anyhow!(
+            "Expected the engine to run until stopped, but its runtime thread ended"
+        ))),
+        Ok(Err(e)) => Err(Failure::Failed(
+            anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it failed"),
+        )),
+        Err(e) => Err(Failure::Failed(
+            anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it panicked"),
+        )),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

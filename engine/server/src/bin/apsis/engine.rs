@@ -234,6 +234,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
         "apsis engine starting: recovering the state"
     );
     let opts = engine_options(&config.engine);
+    // GATEWAY: the gateway's hub must see the engine's effects from the first batch on: create it here and set
+    // `opts.on_effects = Some(hub.effects_hook())` before `Engine::start`.
     let recovery = tokio::task::spawn_blocking(move || Engine::start(opts));
     let (engine, stats) = tokio::select! {
         started = recovery => match started {

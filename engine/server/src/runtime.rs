@@ -16,6 +16,7 @@ use apsis_core::{process, Command, Context, Effect, Outcome, Rejection, Response
 use apsis_store::{Store, StoreOptions, SyncMode};
 
 use crate::clock::Clock;
+use crate::metrics::{BatchStats, CommandKind, EngineMetrics};
 use crate::streams::{JobSink, Registry, StreamSpec};
 use crate::Error;
 
@@ -89,6 +90,7 @@ enum Request {
 pub struct EngineHandle {
     tx: SyncSender<Request>,
     next_stream: Arc<std::sync::atomic::AtomicU64>,
+    metrics: EngineMetrics,
 }
 
 impl std::fmt::Debug for EngineHandle {
@@ -111,18 +113,23 @@ pub enum SubmitError {
 impl EngineHandle {
     /// Queues a command; `reply` runs once its events are committed (or with its rejection).
     pub fn submit(&self, command: Command, reply: ReplyFn) -> Result<(), SubmitError> {
-        match self.tx.try_send(Request::Command(command, reply)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
-        }
+        self.metrics.queued();
+        let sent = match self.tx.try_send(Request::Command(command, reply)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(_)) => SubmitError::Busy,
+            Err(TrySendError::Disconnected(_)) => SubmitError::Stopped,
+        };
+        self.metrics.dequeued();
+        Err(sent)
     }
 
     /// Queues a command, waiting for room instead of refusing (commands that must never be refused, and tools).
     pub fn submit_wait(&self, command: Command, reply: ReplyFn) -> Result<(), SubmitError> {
-        self.tx
-            .send(Request::Command(command, reply))
-            .map_err(|_| SubmitError::Stopped)
+        self.metrics.queued();
+        self.tx.send(Request::Command(command, reply)).map_err(|_| {
+            self.metrics.dequeued();
+            SubmitError::Stopped
+        })
     }
 
     /// Runs a command and waits for its reply.
@@ -229,7 +236,10 @@ impl Engine {
             encode_buf: Vec::with_capacity(64 * 1024),
             streams: Registry::default(),
             yields: Vec::new(),
+            metrics: EngineMetrics::new(),
+            batch_stats: BatchStats::default(),
         };
+        let metrics = runtime.metrics.clone();
         let thread = std::thread::Builder::new()
             .name("apsis-runtime".into())
             .spawn(move || runtime.run(rx))
@@ -239,6 +249,7 @@ impl Engine {
                 handle: EngineHandle {
                     tx,
                     next_stream: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                    metrics,
                 },
                 thread: Some(thread),
             },
@@ -301,6 +312,9 @@ struct Runtime {
     last_timestamp: i64,
     bytes_since_snapshot: u64,
     encode_buf: Vec<u8>,
+    metrics: EngineMetrics,
+    /// What the current group commit holds so far.
+    batch_stats: BatchStats,
 }
 
 impl Runtime {
@@ -338,6 +352,8 @@ impl Runtime {
             while let Some(request) = next {
                 match request {
                     Request::Command(command, reply) => {
+                        self.metrics.dequeued();
+                        let kind = CommandKind::of(&command);
                         let ctx = Context {
                             now,
                             streams: (!self.streams.is_empty())
@@ -345,6 +361,7 @@ impl Runtime {
                         };
                         let outcome = process(&mut self.state, command, &ctx);
                         let result = self.append(now, outcome, &mut effects)?;
+                        self.metrics.command_processed(kind, result.is_ok());
                         replies.push((reply, result));
                         batch += 1;
                     }
@@ -367,7 +384,13 @@ impl Runtime {
                 let _ = self.process_internal(now, Command::Tick, &mut effects)?;
                 ticks += 1;
             }
+            let commit_started = Instant::now();
             self.store.commit().map_err(Error::Store)?;
+            if self.batch_stats.commands > 0 {
+                self.batch_stats.commit_time = commit_started.elapsed();
+                self.metrics.batch_committed(&self.batch_stats);
+            }
+            self.batch_stats = BatchStats::default();
             for (reply, result) in replies.drain(..) {
                 reply(result);
             }
@@ -417,8 +440,11 @@ impl Runtime {
             streams: (!self.streams.is_empty())
                 .then_some(&self.streams as &dyn apsis_core::JobStreams),
         };
+        let kind = CommandKind::of(&command);
         let outcome = process(&mut self.state, command, &ctx);
-        self.append(now, outcome, effects)
+        let result = self.append(now, outcome, effects)?;
+        self.metrics.command_processed(kind, result.is_ok());
+        Ok(result)
     }
 
     /// Appends the outcome's events as one entry; returns the client's reply.
@@ -428,7 +454,10 @@ impl Runtime {
         outcome: Outcome,
         effects: &mut Vec<Effect>,
     ) -> Result<Reply, Error> {
+        self.batch_stats.commands += 1;
         if !outcome.events.is_empty() {
+            self.batch_stats.entries += 1;
+            self.batch_stats.events += outcome.events.len();
             let entry = Entry {
                 timestamp: now,
                 events: outcome.events,
@@ -439,6 +468,7 @@ impl Runtime {
                 .map_err(|e| Error::Core(e.into()))?;
             self.store.append(&self.encode_buf).map_err(Error::Store)?;
             self.bytes_since_snapshot += self.encode_buf.len() as u64;
+            self.batch_stats.bytes += self.encode_buf.len();
         }
         effects.extend(outcome.effects);
         Ok(outcome.result.unwrap_or(Ok(Response::Ticked)))
@@ -454,6 +484,7 @@ impl Runtime {
             .write_snapshot(position, &bytes)
             .map_err(Error::Store)?;
         self.bytes_since_snapshot = 0;
+        self.metrics.snapshot_written(bytes.len());
         Ok(())
     }
 }

@@ -86,6 +86,7 @@ impl Registry {
         match e.sink.push(job) {
             Ok(()) => Ok(()),
             Err(job) => {
+                tracing::warn!(stream_id, job_key = job.key.0, job_type = %job.job_type, capacity = e.sink.capacity(), reserved = e.reserved.get(), "job stream refused a pushed job; dropping the stream");
                 self.remove(stream_id);
                 Err(job)
             }

@@ -123,19 +123,18 @@ async fn worker(
         .await?
         .into_inner();
     let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let job = match tokio::time::timeout(Duration::from_millis(200), stream.message()).await {
-            Ok(Ok(Some(job))) => job,
-            Ok(Ok(None)) => break,
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => continue,
-        };
+    // `message()` is not cancel-safe: read without timeouts; the task is aborted when the run is over.
+    let _ = &stop;
+    while let Some(job) = stream.message().await? {
         let received = Instant::now();
         let activated_at = job.deadline - JOB_TIMEOUT_MS;
         let push = (now_ms() - activated_at).max(0) as f64;
         n += 1;
         let variables = if w2 {
-            format!(r#"{{"route":"{}"}}"#, if n % 2 == 0 { "a" } else { "b" })
+            format!(
+                r#"{{"route":"{}"}}"#,
+                if n.is_multiple_of(2) { "a" } else { "b" }
+            )
         } else {
             String::new()
         };
@@ -143,19 +142,27 @@ async fn worker(
         let samples = samples.clone();
         let jobs_done = jobs_done.clone();
         tokio::spawn(async move {
-            if c.complete_job(pb::CompleteJobRequest {
-                job_key: job.key,
-                variables,
-                result: None,
-            })
-            .await
-            .is_ok()
+            match c
+                .complete_job(pb::CompleteJobRequest {
+                    job_key: job.key,
+                    variables,
+                    result: None,
+                })
+                .await
             {
-                let mut s = samples.lock().unwrap();
-                s.push_ms.push(push);
-                s.complete_ms
-                    .push(received.elapsed().as_secs_f64() * 1000.0);
-                jobs_done.fetch_add(1, Ordering::Relaxed);
+                Ok(_) => {
+                    let mut s = samples.lock().unwrap();
+                    s.push_ms.push(push);
+                    s.complete_ms
+                        .push(received.elapsed().as_secs_f64() * 1000.0);
+                    jobs_done.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => eprintln!(
+                    "complete job {} failed: {:?}: {}",
+                    job.key,
+                    e.code(),
+                    e.message()
+                ),
             }
         });
     }
@@ -174,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
     let xml =
         std::fs::read(&path).with_context(|| format!("Expected to read {}", path.display()))?;
     let channel = Channel::from_shared(args.address.clone())?
+        .tcp_nodelay(true)
         .connect()
         .await
         .with_context(|| format!("Expected to connect to {}", args.address))?;
@@ -202,6 +210,56 @@ async fn main() -> anyhow::Result<()> {
             jobs_done.clone(),
         )));
     }
+    // As Zeebe's streaming job workers do, also poll: jobs that became activatable while every stream was full
+    // stay in the pool (they are pushed only at the moment they become activatable).
+    let poller = {
+        let mut c = client.clone();
+        let samples = samples.clone();
+        let jobs_done = jobs_done.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok(resp) = c
+                    .activate_jobs(pb::ActivateJobsRequest {
+                        r#type: "bench-task".into(),
+                        worker: "bench-poller".into(),
+                        timeout: JOB_TIMEOUT_MS,
+                        max_jobs_to_activate: 256,
+                        request_timeout: 1_000,
+                        ..Default::default()
+                    })
+                    .await
+                else {
+                    continue;
+                };
+                let mut stream = resp.into_inner();
+                while let Ok(Some(batch)) = stream.message().await {
+                    for job in batch.jobs {
+                        let received = Instant::now();
+                        let variables = if w2 {
+                            r#"{"route":"a"}"#.to_owned()
+                        } else {
+                            String::new()
+                        };
+                        if c.complete_job(pb::CompleteJobRequest {
+                            job_key: job.key,
+                            variables,
+                            result: None,
+                        })
+                        .await
+                        .is_ok()
+                        {
+                            samples
+                                .lock()
+                                .unwrap()
+                                .complete_ms
+                                .push(received.elapsed().as_secs_f64() * 1000.0);
+                            jobs_done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        })
+    };
     tokio::time::sleep(Duration::from_millis(200)).await; // let the streams register
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
@@ -235,8 +293,10 @@ async fn main() -> anyhow::Result<()> {
                         .unwrap()
                         .e2e_ms
                         .push(t.elapsed().as_secs_f64() * 1000.0),
-                    Err(_) => {
-                        failures.fetch_add(1, Ordering::Relaxed);
+                    Err(e) => {
+                        if failures.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("create-with-result failed: {:?}: {}", e.code(), e.message());
+                        }
                     }
                 }
             }
@@ -247,9 +307,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(200)).await; // the last completions' bookkeeping
     for w in workers {
-        let _ = w.await;
+        w.abort();
     }
+    poller.abort();
     let mut s = std::mem::take(&mut *samples.lock().unwrap());
     let done = s.e2e_ms.len();
     let rss = args

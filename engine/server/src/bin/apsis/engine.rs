@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use apsis_server::config::{self, AuthMode, Config, Flags, LogFormat, Resolved};
+use apsis_server::gateway::{self, Advertised, GatewayHub, GatewayService};
 use apsis_server::monitoring::{self, MonitoringOptions, RenderFn};
 use apsis_server::{metrics, Engine, EngineHandle, EngineOptions, SubmitError};
 use apsis_store::SyncMode;
@@ -233,9 +234,17 @@ async fn serve(config: Config) -> Result<(), Failure> {
         monitoring_address = %monitoring.local_addr(),
         "apsis engine starting: recovering the state"
     );
-    let opts = engine_options(&config.engine);
-    // GATEWAY: the gateway's hub must see the engine's effects from the first batch on: create it here and set
-    // `opts.on_effects = Some(hub.effects_hook())` before `Engine::start`.
+    if config.gateway.tls.cert.is_some() || config.gateway.auth.mode != AuthMode::None {
+        // Refuse rather than serve in the clear or unauthenticated what the operator asked to protect.
+        return Err(startup(anyhow::anyhow!(
+            "Expected to start the gateway as configured, but TLS (gateway.tls) and authentication (gateway.auth) \
+             are not implemented yet; remove them or keep the gateway on loopback"
+        )));
+    }
+    // The gateway's hub must see the engine's effects (job notifications, awaited results) from the first batch.
+    let hub = GatewayHub::new();
+    let mut opts = engine_options(&config.engine);
+    opts.on_effects = Some(hub.effects_hook());
     let recovery = tokio::task::spawn_blocking(move || Engine::start(opts));
     let (engine, stats) = tokio::select! {
         started = recovery => match started {
@@ -265,13 +274,43 @@ async fn serve(config: Config) -> Result<(), Failure> {
     // Start the gRPC gateway here with `config.gateway` (address, max_message_size, tls, auth) and `handle`, bound
     // before readiness is announced; a bind failure is a `Failure::Startup` (exit 2) like the monitoring one. Stop
     // it where marked below (stop accepting, let in-flight calls get their replies), before the engine shuts down.
-    let gateway_address = config.gateway.address.to_string();
+    let listener = tokio::net::TcpListener::bind((
+        config.gateway.address.host.as_str(),
+        config.gateway.address.port,
+    ))
+    .await
+    .with_context(|| {
+        format!(
+            "Expected to listen for gRPC on {}, but could not bind it",
+            config.gateway.address
+        )
+    })
+    .map_err(startup)?;
+    let gateway_address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.gateway.address.to_string());
     if config.gateway.auth.mode == AuthMode::None && !is_loopback(&config.gateway.address.host) {
         warn!(
             gateway_address,
             "the gateway listens beyond loopback without authentication (gateway.auth.mode = none)"
         );
     }
+    let service = GatewayService::new(
+        handle.clone(),
+        &hub,
+        Advertised {
+            host: config.gateway.address.host.clone(),
+            port: listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(config.gateway.address.port) as i32,
+        },
+    );
+    let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway_task = tokio::spawn(gateway::serve(service, listener, async {
+        let _ = gateway_stopped.await;
+    }));
     // ───────────────────────────────────────────────────────────────────────────────────────────────────────────
 
     monitoring.ready(handle.clone());
@@ -290,7 +329,10 @@ async fn serve(config: Config) -> Result<(), Failure> {
         Some(signal) => info!(signal, "stopping: finishing the queued commands"),
         None => error!("the engine stopped on a fault; stopping"),
     }
-    // ── GATEWAY: stop accepting here (before the engine drains, so no command arrives after its last batch). ──
+    // Stop accepting before the engine drains, so no command arrives after its last batch. Open job streams and long
+    // polls never end on their own: give in-flight unary calls a moment, then drop the rest.
+    let _ = stop_gateway.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), gateway_task).await;
     let shutdown = tokio::task::spawn_blocking(move || engine.shutdown());
     let stopped = tokio::select! {
         stopped = shutdown => stopped,

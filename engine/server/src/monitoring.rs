@@ -128,6 +128,7 @@ pub async fn start(opts: MonitoringOptions) -> Result<MonitoringHandle, Error> {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/incidents", get(incidents))
         .with_state(shared.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -177,6 +178,54 @@ async fn ready(State(shared): State<Shared>) -> (StatusCode, &'static str) {
         Phase::Ready(_) => (StatusCode::OK, "ready\n"),
         Phase::Recovering => (StatusCode::SERVICE_UNAVAILABLE, "recovering\n"),
         Phase::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
+    }
+}
+
+/// Open incidents as JSON (key, kind, message, element instance, process instance, job), oldest first: the gRPC
+/// protocol returns no incident keys (Zeebe clients read them from Operate), so operators and tests read them here
+/// to resolve them with ResolveIncident.
+async fn incidents(State(shared): State<Shared>) -> axum::response::Response {
+    let Phase::Ready(engine) = shared.phase() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response();
+    };
+    let list = tokio::task::spawn_blocking(move || {
+        engine.inspect(|state| {
+            let mut rows: Vec<serde_json::Value> = state
+                .incidents
+                .by_key
+                .iter()
+                .map(|(key, i)| {
+                    let bpmn_process_id = state
+                        .instance(i.process_instance_key)
+                        .and_then(|pi| state.deployments.get(pi.at.process_definition_key))
+                        .map(|d| d.bpmn_process_id.clone())
+                        .unwrap_or_default();
+                    serde_json::json!({
+                        "key": key.0,
+                        "errorType": i.kind.zeebe_name(),
+                        "errorMessage": i.message,
+                        "elementInstanceKey": i.element_instance_key.0,
+                        "processInstanceKey": i.process_instance_key.0,
+                        "bpmnProcessId": bpmn_process_id,
+                        "jobKey": i.job_key.0,
+                    })
+                })
+                .collect();
+            rows.sort_by_key(|r| r["key"].as_i64());
+            rows
+        })
+    });
+    match tokio::time::timeout(INSPECT_TIMEOUT, list).await {
+        Ok(Ok(Ok(rows))) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::Value::Array(rows).to_string(),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine did not answer in time\n",
+        )
+            .into_response(),
     }
 }
 

@@ -1,0 +1,178 @@
+//! Resolving an incident over gRPC with the real binary: the incident's key comes from the monitoring endpoint
+//! `/incidents` (the gRPC protocol returns none; Zeebe users read it from Operate).
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apsis_proto as pb;
+use pb::gateway_client::GatewayClient;
+
+const PROCESS: &str = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s" />
+    <bpmn:serviceTask id="t"><bpmn:extensionElements><zeebe:taskDefinition type="flaky" /></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:endEvent id="e" />
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t" />
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e" />
+  </bpmn:process>
+</bpmn:definitions>"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mon) = (free_port(), free_port());
+    let _engine = Child(
+        Command::new(env!("CARGO_BIN_EXE_apsis"))
+            .args(["engine", "--data-dir"])
+            .arg(dir.path())
+            .args([
+                "--gateway-address",
+                &format!("127.0.0.1:{port}"),
+                "--monitoring-address",
+                &format!("127.0.0.1:{mon}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", mon)).is_err()
+        || http_get(mon, "/ready").0 != 200
+    {
+        assert!(Instant::now() < deadline, "engine not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = GatewayClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    c.deploy_resource(pb::DeployResourceRequest {
+        resources: vec![pb::Resource {
+            name: "p.bpmn".into(),
+            content: PROCESS.as_bytes().to_vec(),
+        }],
+        tenant_id: String::new(),
+    })
+    .await
+    .unwrap();
+    let pi = c
+        .create_process_instance(pb::CreateProcessInstanceRequest {
+            bpmn_process_id: "p".into(),
+            version: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .process_instance_key;
+    let activate = pb::ActivateJobsRequest {
+        r#type: "flaky".into(),
+        worker: "w".into(),
+        timeout: 60_000,
+        max_jobs_to_activate: 1,
+        request_timeout: -1,
+        ..Default::default()
+    };
+    let job = c
+        .activate_jobs(activate.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap()
+        .jobs
+        .remove(0);
+    c.fail_job(pb::FailJobRequest {
+        job_key: job.key,
+        retries: 0,
+        error_message: "the disk is full".into(),
+        retry_back_off: 0,
+        variables: String::new(),
+    })
+    .await
+    .unwrap();
+    let (status, body) = http_get(mon, "/incidents");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{body}");
+    let incident = &list[0];
+    assert_eq!(incident["errorType"], "JOB_NO_RETRIES");
+    assert_eq!(incident["errorMessage"], "the disk is full");
+    assert_eq!(incident["processInstanceKey"], pi);
+    assert_eq!(incident["bpmnProcessId"], "p");
+    let key = incident["key"].as_i64().unwrap();
+    let e = c
+        .resolve_incident(pb::ResolveIncidentRequest {
+            incident_key: key,
+            operation_reference: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        e.message().contains("has no retries left"),
+        "{}",
+        e.message()
+    );
+    c.update_job_retries(pb::UpdateJobRetriesRequest {
+        job_key: job.key,
+        retries: 1,
+        operation_reference: None,
+    })
+    .await
+    .unwrap();
+    c.resolve_incident(pb::ResolveIncidentRequest {
+        incident_key: key,
+        operation_reference: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(http_get(mon, "/incidents").1, "[]");
+    let mut s = c.activate_jobs(activate).await.unwrap().into_inner();
+    let again = s.message().await.unwrap().unwrap().jobs.remove(0);
+    assert_eq!(again.key, job.key);
+    c.complete_job(pb::CompleteJobRequest {
+        job_key: again.key,
+        variables: String::new(),
+        result: None,
+    })
+    .await
+    .unwrap();
+}

@@ -554,6 +554,7 @@ async fn backpressure_refuses_new_work_but_never_job_completions() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // DeployProcess is deprecated in Zeebe's protocol and still served
 async fn throw_error_resolve_incident_and_deprecated_deploy_succeed() {
     let mut r = start().await;
     let c = &mut r.client;

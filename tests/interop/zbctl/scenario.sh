@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# zbctl (npm package `zbctl`, the Go CLI shipped inside it) drives interop-order.bpmn step by step:
+# status, deploy, create instance --withResult (in the background), activate + complete `reserve`, publish the
+# payment message, activate `charge` and throw CARD_DECLINED, complete `handle-decline`, fail `ship` with retries 0
+# (incident), update its retries and resolve the incident, complete `ship`; then the awaited result must hold the
+# expected variables.
+# The npm package's `zbctl` wrapper asks the npm registry for updates after every command, so the binary it wraps is
+# called directly (INTEROP_ZBCTL).
+set -uo pipefail
+
+CLIENT=zbctl
+ORDER="order-zbctl"
+fail() { echo "FAIL $CLIENT: $*"; exit 1; }
+step() { echo "step: $*"; }
+
+command -v jq >/dev/null || fail "jq is needed to read zbctl's JSON output"
+Z=("$INTEROP_ZBCTL" --insecure --address "$ZEEBE_ADDRESS")
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"; [ -n "${RESULT_PID:-}" ] && kill "$RESULT_PID" 2>/dev/null' EXIT
+
+zb() { # runs zbctl, keeping its output in $OUT/last; fails the scenario with what zbctl said
+  if ! "${Z[@]}" "$@" >"$OUT/last" 2>&1; then
+    fail "zbctl $* -> $(tr '\n' ' ' <"$OUT/last")"
+  fi
+}
+
+# Activates one job of a type, waiting up to 10 s for it; prints the job as JSON.
+activate() {
+  local type="$1" i
+  for i in $(seq 1 20); do
+    zb activate jobs "$type" --maxJobsToActivate 1 --timeout 30s --worker zbctl-interop
+    if [ "$(jq '.jobs | length' "$OUT/last" 2>/dev/null)" = 1 ]; then jq -c '.jobs[0]' "$OUT/last"; return 0; fi
+    sleep 0.5
+  done
+  fail "no job of type '$type' became activatable within 10 s (last answer: $(tr '\n' ' ' <"$OUT/last"))"
+}
+
+step "status"
+zb status
+grep -q "Partition 1" "$OUT/last" || fail "zbctl status shows no partition: $(tr '\n' ' ' <"$OUT/last")"
+grep -q "Gateway version" "$OUT/last" || fail "zbctl status shows no gateway version"
+
+step "deploy"
+zb deploy resource "$INTEROP_BPMN"
+jq -e '.deployments[0].process.bpmnProcessId == "interop-order"' "$OUT/last" >/dev/null ||
+  fail "deploy answered $(tr '\n' ' ' <"$OUT/last")"
+
+step "create instance --withResult"
+"${Z[@]}" --requestTimeout 90s create instance interop-order --withResult \
+  --variables "{\"orderId\": \"$ORDER\", \"amount\": 42}" >"$OUT/result" 2>&1 &
+RESULT_PID=$!
+
+step "activate and complete 'reserve'"
+job="$(activate reserve)" || exit 1
+[ "$(jq -r '.variables | fromjson | .orderId' <<<"$job")" = "$ORDER" ] || fail "reserve job lacks orderId: $job"
+[ "$(jq -r '.customHeaders | fromjson | .warehouse' <<<"$job")" = north ] || fail "reserve job lacks its header: $job"
+zb complete job "$(jq -r .key <<<"$job")" --variables '{"reserved": true}'
+
+step "publish payment-received"
+zb publish message payment-received --correlationKey "$ORDER" --variables '{"paid": 42}' --ttl 60s
+
+step "activate 'charge' (after the 1 s timer) and throw CARD_DECLINED"
+job="$(activate charge)" || exit 1
+[ "$(jq -r '.variables | fromjson | .paid' <<<"$job")" = 42 ] || fail "charge job lacks paid=42 from the message: $job"
+[ "$(jq -r '.variables | fromjson | .coolOffDone' <<<"$job")" = true ] || fail "charge job lacks coolOffDone: $job"
+zb throwError job "$(jq -r .key <<<"$job")" --errorCode CARD_DECLINED --errorMessage "insufficient funds"
+
+step "activate and complete 'handle-decline'"
+job="$(activate handle-decline)" || exit 1
+zb complete job "$(jq -r .key <<<"$job")" --variables '{"declineHandled": true}'
+
+step "activate 'ship' and fail it with retries 0 (incident)"
+job="$(activate ship)" || exit 1
+ship_key="$(jq -r .key <<<"$job")"
+[ "$(jq -r .retries <<<"$job")" = 1 ] || fail "ship job should have 1 retry: $job"
+zb fail job "$ship_key" --retries 0 --errorMessage "carrier unreachable"
+
+step "no 'ship' job while the incident is open"
+zb activate jobs ship --maxJobsToActivate 1 --timeout 30s --worker zbctl-interop --requestTimeout 1s
+[ "$(jq '.jobs | length' "$OUT/last")" = 0 ] || fail "a failed job with 0 retries was activatable: $(cat "$OUT/last")"
+
+step "update retries to 2 and resolve the incident"
+zb update retries "$ship_key" --retries 2
+# The gateway protocol offers no way to look an incident up (Zeebe users read it from Operate or the REST search).
+# Keys are allocated in sequence on a partition, so the incident raised by the failure has a key after the job's:
+# try ResolveIncident on the next keys; NOT_FOUND means "not this key".
+resolved=""
+for k in $(seq $((ship_key + 1)) $((ship_key + 16))); do
+  if "${Z[@]}" resolve incident "$k" >"$OUT/last" 2>&1; then resolved="$k"; break; fi
+  grep -qi "NotFound\|NOT_FOUND" "$OUT/last" || fail "resolve incident $k -> $(tr '\n' ' ' <"$OUT/last")"
+done
+[ -n "$resolved" ] || fail "no incident found among the 16 keys after job $ship_key"
+echo "resolved incident $resolved"
+
+step "activate 'ship' again (retries 2) and complete it"
+job="$(activate ship)" || exit 1
+[ "$(jq -r .key <<<"$job")" = "$ship_key" ] || fail "expected the same ship job $ship_key again, got $job"
+retries="$(jq -r .retries <<<"$job")"
+[ "$retries" = 2 ] || fail "ship job should have the 2 retries set by UpdateJobRetries, got $retries"
+zb complete job "$ship_key" --variables "{\"shipped\": true, \"shipRetries\": $retries}"
+
+step "await the instance's result"
+wait "$RESULT_PID"; status=$?; RESULT_PID=""
+[ "$status" -eq 0 ] || fail "create instance --withResult exited $status: $(tr '\n' ' ' <"$OUT/result")"
+cat "$OUT/result"
+vars="$(jq -r '.variables' "$OUT/result")" || fail "the result is not JSON: $(cat "$OUT/result")"
+expected='{"orderId":"order-zbctl","amount":42,"reserved":true,"paid":42,"coolOffDone":true,"declineHandled":true,"shipped":true,"shipRetries":2}'
+jq -e --argjson want "$expected" '. as $got | $want | to_entries | all(.value == $got[.key])' <<<"$vars" >/dev/null ||
+  fail "result variables $vars do not hold $expected"
+echo "PASS $CLIENT"

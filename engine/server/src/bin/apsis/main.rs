@@ -1,14 +1,25 @@
 //! `apsis`: the Apsis engine server, and client commands that work against Apsis and any Zeebe gateway.
 //!
-//! One subcommand per variant of [`Command`], each in its own module. Exit codes: 0 done, 1 the engine failed while
-//! running, 2 it could not start (bad config, data directory locked, address in use) or bad usage, 128 + n stopped
-//! at once by a second signal n.
+//! One subcommand per variant of [`Command`], each in its own module. Exit codes of `apsis engine`: 0 done, 1 the
+//! engine failed while running, 2 it could not start (bad config, data directory locked, address in use) or bad
+//! usage, 128 + n stopped at once by a second signal n. Exit codes of the client commands (`client.rs`): 0 done,
+//! 1 the gateway refused the request, 2 bad usage or input, 3 no gateway could be reached.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod address;
+mod cancel;
+mod client;
+mod deploy;
 mod engine;
+mod input;
+mod publish;
+mod resolve;
+mod run;
+mod spinner;
+mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,11 +36,28 @@ struct Cli {
 enum Command {
     /// Run the engine: the runtime over its data directory, the gRPC gateway and the monitoring endpoint.
     Engine(engine::EngineArgs),
-    // Client commands (deploy, run, publish, cancel, resolve, status) go here, one variant and one module each.
+    /// Deploy BPMN files (all or none) and print each process's id, version and key.
+    Deploy(deploy::DeployArgs),
+    /// Start an instance of a process; with --await, wait for it to complete and print its variables.
+    Run(run::RunArgs),
+    /// Publish a message to be correlated by name and correlation key.
+    Publish(publish::PublishArgs),
+    /// Cancel a process instance.
+    Cancel(cancel::CancelArgs),
+    /// Resolve an incident (for a failed job, give the job retries first).
+    Resolve(resolve::ResolveArgs),
+    /// Show the gateway's topology: brokers, partitions, their roles and health, versions.
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Engine(args) => engine::run(args),
+        Command::Deploy(args) => deploy::main(args),
+        Command::Run(args) => run::main(args),
+        Command::Publish(args) => publish::main(args),
+        Command::Cancel(args) => cancel::main(args),
+        Command::Resolve(args) => resolve::main(args),
+        Command::Status(args) => status::main(args),
     }
 }

@@ -363,6 +363,28 @@ fn deploy_run_and_status_in_text_and_json() {
         .ok()
         .json();
     assert_eq!(v["variables"], serde_json::json!({"n": 3}), "{v}");
+    // Variables from standard input (`@-`).
+    let mut all = vec![
+        "run",
+        "greet",
+        "--vars",
+        "@-",
+        "--await",
+        "--json",
+        "--address",
+    ];
+    all.push(&engine.url);
+    let mut child = apsis(&all, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(br#"{"from": "stdin"}"#).unwrap();
+    drop(stdin);
+    let v = finish(collect(child)).ok().json();
+    assert_eq!(v["variables"], serde_json::json!({"from": "stdin"}), "{v}");
     let r = engine.cli(&["run", "greet", "--vars", r#"{"name": "Ada"}"#, "--await"]);
     let out = &r.ok().stdout;
     assert!(
@@ -515,8 +537,9 @@ fn deploy_refusals_are_located_and_atomic() {
 #[test]
 fn publish_correlates_and_cancel_terminates() {
     let engine = Engine::start();
-    let (_dir, paths) = files(&[("order.bpmn", ORDER)]);
+    let (_dir, paths) = files(&[("order.bpmn", ORDER), ("paid.json", r#"{"amount": 42}"#)]);
     engine.cli(&["deploy", s(&paths[0])]).ok();
+    let vars_file = format!("@{}", s(&paths[1]));
 
     // An awaited instance completes once its message is published (buffered with the default TTL if it comes
     // before the subscription opens).
@@ -530,14 +553,7 @@ fn publish_correlates_and_cancel_terminates() {
         "20s",
         "--json",
     ]);
-    let r = engine.cli(&[
-        "publish",
-        "paid",
-        "--key",
-        "o-1",
-        "--vars",
-        r#"{"amount": 42}"#,
-    ]);
+    let r = engine.cli(&["publish", "paid", "--key", "o-1", "--vars", &vars_file]);
     let out = &r.ok().stdout;
     assert!(
         out.starts_with(

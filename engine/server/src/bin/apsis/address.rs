@@ -1,13 +1,14 @@
 //! The client commands' configuration: which gateway to talk to. `--address` wins, then `APSIS_ADDRESS`, then
-//! `ZEEBE_ADDRESS` (what zbctl and Zeebe's clients read, so an existing shell setup just works), then
-//! `http://127.0.0.1:26500`. This is the only place the client commands read the environment.
+//! `ZEEBE_ADDRESS` (what zbctl and the Java client read) and `ZEEBE_GRPC_ADDRESS` (what `@camunda8/sdk` reads), so
+//! an existing shell setup just works, then `http://127.0.0.1:26500`. This is the only place the client commands
+//! read the environment.
 
 /// Where the gateway is when nothing says otherwise.
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:26500";
 /// Zeebe's gateway port, added when an address names none (as zbctl does).
 const DEFAULT_PORT: u16 = 26500;
 /// The environment variables read, in order of precedence.
-pub const ENV_VARS: [&str; 2] = ["APSIS_ADDRESS", "ZEEBE_ADDRESS"];
+pub const ENV_VARS: [&str; 3] = ["APSIS_ADDRESS", "ZEEBE_ADDRESS", "ZEEBE_GRPC_ADDRESS"];
 
 /// The environment variables this module reads, with their values (set and not empty).
 pub fn from_env() -> Vec<(&'static str, String)> {
@@ -83,6 +84,8 @@ mod tests {
         assert_eq!(resolve(Some("f:3"), &env).unwrap(), "http://f:3");
         assert_eq!(resolve(None, &env).unwrap(), "http://a:1");
         assert_eq!(resolve(None, &env[1..]).unwrap(), "http://z:2");
+        let sdk = [("ZEEBE_GRPC_ADDRESS", "grpc://s:4".to_owned())];
+        assert_eq!(resolve(None, &sdk).unwrap(), "http://s:4");
         assert_eq!(resolve(None, &[]).unwrap(), DEFAULT_ADDRESS);
     }
 

@@ -32,7 +32,7 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientOptions {
     /// The Zeebe gateway: http://HOST:PORT or HOST:PORT [default: $APSIS_ADDRESS, else $ZEEBE_ADDRESS, else
-    /// http://127.0.0.1:26500].
+    /// $ZEEBE_GRPC_ADDRESS, else http://127.0.0.1:26500].
     #[arg(long, value_name = "URL")]
     address: Option<String>,
     /// Print each result as one JSON object (Zeebe's camelCase field names), and errors as JSON on stderr.

@@ -2,9 +2,11 @@
 //! outcomes back, with Zeebe's statuses and wording. It holds no engine state of its own, only waiters
 //! (long-polling job requests, awaited results) and open job streams.
 
+pub mod auth;
 mod convert;
 mod errors;
 mod hub;
+pub mod tls;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -667,10 +669,20 @@ impl GatewayService {
     }
 }
 
+/// How the gateway protects its port. The default is plain TCP and no authentication, as on loopback.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Serve TLS with this identity.
+    pub tls: Option<tls::TlsIdentity>,
+    /// Check every call's bearer token with this.
+    pub auth: Option<auth::Authenticator>,
+}
+
 /// Serves the gateway on `listener` until `shutdown` resolves; in-flight requests finish first.
 pub async fn serve(
     service: GatewayService,
     listener: tokio::net::TcpListener,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     use tokio_stream::StreamExt as _;
@@ -681,7 +693,13 @@ pub async fn serve(
         }
         s
     });
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &options.tls {
+        tls::install_provider();
+        builder = builder.tls_config(identity.server_config())?;
+    }
+    builder
+        .layer(auth::AuthLayer(options.auth))
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use apsis_server::config::{self, AuthMode, Config, Flags, LogFormat, Resolved};
-use apsis_server::gateway::{self, Advertised, GatewayHub, GatewayService};
+use apsis_server::gateway::auth::{Authenticator, JwtOptions};
+use apsis_server::gateway::tls::TlsIdentity;
+use apsis_server::gateway::{self, Advertised, GatewayHub, GatewayService, ServeOptions};
 use apsis_server::monitoring::{self, MonitoringOptions, RenderFn};
 use apsis_server::{metrics, Engine, EngineHandle, EngineOptions, SubmitError};
 use apsis_store::SyncMode;
@@ -234,13 +236,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
         monitoring_address = %monitoring.local_addr(),
         "apsis engine starting: recovering the state"
     );
-    if config.gateway.tls.cert.is_some() || config.gateway.auth.mode != AuthMode::None {
-        // Refuse rather than serve in the clear or unauthenticated what the operator asked to protect.
-        return Err(startup(anyhow::anyhow!(
-            "Expected to start the gateway as configured, but TLS (gateway.tls) and authentication (gateway.auth) \
-             are not implemented yet; remove them or keep the gateway on loopback"
-        )));
-    }
+    // TLS files and the issuer's keys are checked before recovery, so a bad setting fails the start at once.
+    let security = gateway_security(&config.gateway).await.map_err(startup)?;
     // The gateway's hub must see the engine's effects (job notifications, awaited results) from the first batch.
     let hub = GatewayHub::new();
     let mut opts = engine_options(&config.engine);
@@ -290,11 +287,18 @@ async fn serve(config: Config) -> Result<(), Failure> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| config.gateway.address.to_string());
-    if config.gateway.auth.mode == AuthMode::None && !is_loopback(&config.gateway.address.host) {
-        warn!(
-            gateway_address,
-            "the gateway listens beyond loopback without authentication (gateway.auth.mode = none)"
-        );
+    if !is_loopback(&config.gateway.address.host) {
+        if config.gateway.auth.mode == AuthMode::None {
+            warn!(
+                gateway_address,
+                "the gateway listens beyond loopback without authentication (gateway.auth.mode = none)"
+            );
+        } else if config.gateway.tls.cert.is_none() {
+            warn!(
+                gateway_address,
+                "the gateway listens beyond loopback without TLS: bearer tokens travel in the clear (set gateway.tls)"
+            );
+        }
     }
     let service = GatewayService::new(
         handle.clone(),
@@ -308,7 +312,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         },
     );
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway_task = tokio::spawn(gateway::serve(service, listener, async {
+    let gateway_task = tokio::spawn(gateway::serve(service, listener, security, async {
         let _ = gateway_stopped.await;
     }));
     // ───────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -357,6 +361,61 @@ async fn serve(config: Config) -> Result<(), Failure> {
             anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it panicked"),
         )),
     }
+}
+
+/// The gateway's TLS identity and authenticator as configured (`Config::check` has made sure that both TLS files,
+/// the token, the issuer and the JWKS URL are present where their mode needs them).
+async fn gateway_security(g: &config::GatewayConfig) -> anyhow::Result<ServeOptions> {
+    let tls = match (&g.tls.cert, &g.tls.key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity::from_files(cert, key)?),
+        _ => None,
+    };
+    let auth = match g.auth.mode {
+        AuthMode::None => None,
+        AuthMode::StaticToken => {
+            let token = g.auth.token.as_ref().context(
+                "Expected gateway.auth.token to be set when gateway.auth.mode is 'static-token', but it is not set",
+            )?;
+            Some(Authenticator::static_token(token.expose()))
+        }
+        AuthMode::Jwt => {
+            let (Some(issuer), Some(jwks_url)) = (&g.auth.issuer, &g.auth.jwks_url) else {
+                anyhow::bail!(
+                    "Expected gateway.auth.issuer and gateway.auth.jwks_url to be set when gateway.auth.mode is \
+                     'jwt', but they are not"
+                );
+            };
+            if jwks_url.starts_with("http://") && !url_is_loopback(jwks_url) {
+                warn!(
+                    jwks_url,
+                    "the issuer's keys are fetched over plain http: whoever can alter that traffic can mint tokens"
+                );
+            }
+            let mut options = JwtOptions::new(issuer, jwks_url);
+            options.audience = g.auth.audience.clone();
+            Some(Authenticator::jwt(options).await.context(
+                "Expected to load the signing keys of gateway.auth.issuer from gateway.auth.jwks_url, but could not",
+            )?)
+        }
+    };
+    info!(
+        tls = tls.is_some(),
+        auth = g.auth.mode.name(),
+        "gateway security configured"
+    );
+    Ok(ServeOptions { tls, auth })
+}
+
+/// Whether an `http://` URL names a loopback host.
+fn url_is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        // `[::1]:8080` or `host:8080`; a bare `[::1]` has no port.
+        Some((h, port)) if !port.contains(']') => h,
+        _ => authority,
+    };
+    is_loopback(host)
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -89,8 +89,9 @@ trap 'stop_engine; [ "${INTEROP_KEEP:-0}" = 1 ] || [ -n "${FAILED_DIRS:-}" ] || 
 trap 'exit 130' INT TERM
 
 # --- the clients' commands ---------------------------------------------------------------------------------------
-# Each scenario reads ZEEBE_ADDRESS (host:port), INTEROP_BPMN and INTEROP_ZBCTL, prints its steps and a final
-# `PASS <client>` or `FAIL <client>: <what>`, and exits 0 only when every assertion held.
+# Each scenario reads ZEEBE_ADDRESS (host:port), INTEROP_MONITORING (the engine's monitoring URL, whose /incidents
+# lists open incidents: the gateway protocol returns no incident keys), INTEROP_BPMN and INTEROP_ZBCTL, prints its
+# steps and a final `PASS <client>` or `FAIL <client>: <what>`, and exits 0 only when every assertion held.
 ZBCTL="$HERE/node/node_modules/zbctl/bin/zbctl-cli.linux"
 client_command() {
   case "$1" in
@@ -133,7 +134,8 @@ for client in "${clients[@]}"; do
   fi
   log "engine ready on 127.0.0.1:$GATEWAY_PORT (pid $ENGINE_PID)"
   # shellcheck disable=SC2046
-  ZEEBE_ADDRESS="127.0.0.1:$GATEWAY_PORT" INTEROP_BPMN="$HERE/bpmn/interop-order.bpmn" INTEROP_ZBCTL="$ZBCTL" \
+  ZEEBE_ADDRESS="127.0.0.1:$GATEWAY_PORT" INTEROP_MONITORING="http://127.0.0.1:$MONITORING_PORT" \
+    INTEROP_BPMN="$HERE/bpmn/interop-order.bpmn" INTEROP_ZBCTL="$ZBCTL" \
     timeout --kill-after=5 "$CLIENT_TIMEOUT" $(client_command "$client") >"$dir/client.log" 2>&1
   status=$?
   stop_engine

@@ -104,21 +104,17 @@ async function main() {
   // Let FailJob commit before repairing the job.
   await new Promise((r) => setTimeout(r, 200))
 
-  step(`updateJobRetries(${shipKey}, 2) and resolveIncident`)
+  step(`updateJobRetries(${shipKey}, 2); find the incident (GET /incidents); resolveIncident`)
   await zeebe.updateJobRetries({ jobKey: shipKey, retries: 2 })
-  // The gateway protocol offers no incident lookup (Zeebe users read it from Operate or the REST search). Keys are
-  // allocated in sequence on a partition, so the incident's key follows the job's: try the next keys, where
-  // NOT_FOUND means "not this key".
-  let resolved
-  for (let k = BigInt(shipKey) + 1n; k <= BigInt(shipKey) + 16n && !resolved; k++) {
-    try {
-      await zeebe.resolveIncident({ incidentKey: k.toString() })
-      resolved = k.toString()
-    } catch (e) {
-      if (!/NOT_FOUND|not found/i.test(String(e?.message ?? e))) fail(`resolveIncident(${k}) -> ${e?.message ?? e}`)
-    }
-  }
-  if (!resolved) fail(`no incident found among the 16 keys after job ${shipKey}`)
+  // The gateway protocol returns no incident keys (Zeebe users read them from Operate); apsis lists open
+  // incidents on its monitoring endpoint.
+  const incidents = await (await fetch(`${process.env.INTEROP_MONITORING}/incidents`)).json()
+  const incident = incidents.find((i) => String(i.jobKey) === String(shipKey))
+  if (!incident) fail(`no open incident for job ${shipKey} in /incidents: ${JSON.stringify(incidents)}`)
+  if (incident.errorType !== 'JOB_NO_RETRIES' || incident.errorMessage !== 'carrier unreachable')
+    fail(`unexpected incident ${JSON.stringify(incident)}`)
+  const resolved = String(incident.key)
+  await zeebe.resolveIncident({ incidentKey: resolved })
   console.log(`resolved incident ${resolved}`)
 
   step('await the result')

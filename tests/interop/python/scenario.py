@@ -1,6 +1,7 @@
 """pyzeebe drives interop-order.bpmn against apsis engine.
 
-A ZeebeClient (topology, deploy_resource, run_process_with_result, run_process, publish_message) and a ZeebeWorker
+A ZeebeClient (topology, deploy_resource, run_process_with_result, run_process, publish_message,
+cancel_process_instance, healthcheck) and a ZeebeWorker
 whose tasks complete jobs with variables, raise BusinessError (CARD_DECLINED, caught by the boundary event) and
 raise an exception on the ship job's only retry (pyzeebe fails it with retries - 1 = 0: an incident). pyzeebe has no
 UpdateJobRetries or ResolveIncident, so the incident is repaired with zbctl, then the worker completes the job.
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 
 import grpc
 from pyzeebe import Job, ZeebeClient, ZeebeWorker, create_insecure_channel
@@ -78,20 +80,22 @@ def build_worker(channel: grpc.aio.Channel, seen: dict, ship_failed: asyncio.Fut
 
 
 def repair_incident(job_key: int) -> int:
-    """UpdateJobRetries(2) then ResolveIncident, through zbctl. The gateway protocol offers no incident lookup (Zeebe
-    users read it from Operate or the REST search); keys are allocated in sequence on a partition, so the incident's
-    key follows the job's: try the next keys, where NOT_FOUND means "not this key"."""
+    """UpdateJobRetries(2) then ResolveIncident, through zbctl (pyzeebe offers neither). The gateway protocol returns
+    no incident keys (Zeebe users read them from Operate); apsis lists open incidents on its monitoring endpoint."""
     done = zbctl("update", "retries", str(job_key), "--retries", "2")
     if done.returncode != 0:
         raise Failed(f"zbctl update retries {job_key} -> {done.stdout}{done.stderr}")
-    for key in range(job_key + 1, job_key + 17):
-        done = zbctl("resolve", "incident", str(key))
-        if done.returncode == 0:
-            return key
-        said = done.stdout + done.stderr
-        if "NotFound" not in said and "NOT_FOUND" not in said:
-            raise Failed(f"zbctl resolve incident {key} -> {said}")
-    raise Failed(f"no incident found among the 16 keys after job {job_key}")
+    with urllib.request.urlopen(f"{os.environ['INTEROP_MONITORING']}/incidents", timeout=10) as answer:
+        incidents = json.load(answer)
+    incident = next((i for i in incidents if i["jobKey"] == job_key), None)
+    if incident is None:
+        raise Failed(f"no open incident for job {job_key} in /incidents: {incidents}")
+    if incident["errorType"] != "JOB_NO_RETRIES" or "carrier unreachable" not in incident["errorMessage"]:
+        raise Failed(f"unexpected incident {incident}")
+    done = zbctl("resolve", "incident", str(incident["key"]))
+    if done.returncode != 0:
+        raise Failed(f"zbctl resolve incident {incident['key']} -> {done.stdout}{done.stderr}")
+    return incident["key"]
 
 
 async def scenario() -> None:
@@ -134,7 +138,7 @@ async def scenario() -> None:
     ship_key = await asyncio.wait_for(ship_failed, 30)
     await asyncio.sleep(0.3)  # let the worker's FailJob commit
 
-    step(f"zbctl update retries {ship_key} --retries 2; resolve incident")
+    step(f"zbctl update retries {ship_key} --retries 2; find the incident (GET /incidents); zbctl resolve incident")
     incident = await asyncio.to_thread(repair_incident, ship_key)
     print(f"resolved incident {incident}", flush=True)
 
@@ -152,6 +156,9 @@ async def scenario() -> None:
     charge_vars = seen.get("charge_variables", {})
     if charge_vars.get("paid") != 42 or charge_vars.get("coolOffDone") is not True:
         raise Failed(f"the charge job's variables lack the message's and the timer's: {charge_vars}")
+
+    step("cancel_process_instance (the instance that never got its message)")
+    await client.cancel_process_instance(started.process_instance_key)
 
     step("healthcheck (grpc.health.v1.Health/Check for gateway_protocol.Gateway)")
     try:

@@ -79,17 +79,26 @@ step "no 'ship' job while the incident is open"
 zb activate jobs ship --maxJobsToActivate 1 --timeout 30s --worker zbctl-interop --requestTimeout 1s
 [ "$(jq '.jobs | length' "$OUT/last")" = 0 ] || fail "a failed job with 0 retries was activatable: $(cat "$OUT/last")"
 
+step "find the incident (GET /incidents)"
+# The gateway protocol returns no incident keys (Zeebe users read them from Operate); apsis lists open incidents
+# on its monitoring endpoint.
+curl -sf "$INTEROP_MONITORING/incidents" >"$OUT/incidents" || fail "GET $INTEROP_MONITORING/incidents failed"
+incident="$(jq -c --argjson job "$ship_key" '[.[] | select(.jobKey == $job)] | .[0] // empty' "$OUT/incidents")"
+[ -n "$incident" ] || fail "no open incident for job $ship_key in /incidents: $(cat "$OUT/incidents")"
+[ "$(jq -r .errorType <<<"$incident")" = JOB_NO_RETRIES ] || fail "the incident is not JOB_NO_RETRIES: $incident"
+[ "$(jq -r .errorMessage <<<"$incident")" = "carrier unreachable" ] ||
+  fail "the incident lacks the failure's message: $incident"
+resolved="$(jq -r .key <<<"$incident")"
+
+step "resolve incident while the job has no retries: FAILED_PRECONDITION, as in Zeebe"
+if "${Z[@]}" resolve incident "$resolved" >"$OUT/last" 2>&1; then
+  fail "resolve incident $resolved succeeded while job $ship_key had 0 retries"
+fi
+grep -q "FailedPrecondition" "$OUT/last" || fail "resolve incident with 0 retries -> $(tr '\n' ' ' <"$OUT/last")"
+
 step "update retries to 2 and resolve the incident"
 zb update retries "$ship_key" --retries 2
-# The gateway protocol offers no way to look an incident up (Zeebe users read it from Operate or the REST search).
-# Keys are allocated in sequence on a partition, so the incident raised by the failure has a key after the job's:
-# try ResolveIncident on the next keys; NOT_FOUND means "not this key".
-resolved=""
-for k in $(seq $((ship_key + 1)) $((ship_key + 16))); do
-  if "${Z[@]}" resolve incident "$k" >"$OUT/last" 2>&1; then resolved="$k"; break; fi
-  grep -qi "NotFound\|NOT_FOUND" "$OUT/last" || fail "resolve incident $k -> $(tr '\n' ' ' <"$OUT/last")"
-done
-[ -n "$resolved" ] || fail "no incident found among the 16 keys after job $ship_key"
+zb resolve incident "$resolved"
 echo "resolved incident $resolved"
 
 step "activate 'ship' again (retries 2) and complete it"

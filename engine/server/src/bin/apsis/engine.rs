@@ -425,3 +425,29 @@ fn is_loopback(host: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::url_is_loopback;
+
+    #[test]
+    fn jwks_urls_on_loopback_are_recognised() {
+        for url in [
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/certs",
+            "http://[::1]:9000/keys?x=1",
+            "http://[::1]",
+            "http://127.0.0.2",
+        ] {
+            assert!(url_is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://login.example.org/jwks",
+            "http://10.0.0.1:8080/jwks",
+            "http://localhost.example.org/jwks",
+            "http://[2001:db8::1]:80/jwks",
+        ] {
+            assert!(!url_is_loopback(url), "{url}");
+        }
+    }
+}

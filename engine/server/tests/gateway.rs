@@ -145,6 +145,25 @@ async fn topology_reports_one_healthy_leader_and_the_gateway_version() {
 }
 
 #[tokio::test]
+async fn gzip_compressed_requests_are_accepted() {
+    // @camunda8/sdk (grpc-js with grpc.default_compression_algorithm = gzip) compresses every request; Zeebe's
+    // grpc-java gateway accepts that. Without it tonic answers UNIMPLEMENTED "Content is compressed with `gzip`".
+    let r = start().await;
+    let mut c = r
+        .client
+        .clone()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let t = c
+        .topology(pb::TopologyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t.partitions_count, 1);
+    let d = deploy(&mut c, "order.bpmn", PROCESS).await;
+    assert_eq!(d.deployments.len(), 1);
+}
+
+#[tokio::test]
 async fn deploy_create_activate_complete_publish_end_to_end() {
     let mut r = start().await;
     let c = &mut r.client;

@@ -79,11 +79,13 @@ impl GatewayService {
         }
     }
 
-    /// The tonic server for this service, with Zeebe's message size limits.
+    /// The tonic server for this service, with Zeebe's message size limits. It accepts gzip-compressed requests,
+    /// as Zeebe's gateway (grpc-java) does: @camunda8/sdk compresses every request; answers stay uncompressed.
     pub fn into_server(self) -> GatewayServer<GatewayService> {
         GatewayServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
     }
 
     /// Sends a command and waits for its committed reply. `must_accept` commands (job completion and failure) wait

@@ -625,3 +625,56 @@ async fn throw_error_resolve_incident_and_deprecated_deploy_succeed() {
         "the incident holds the job until it is resolved"
     );
 }
+
+#[tokio::test]
+async fn serve_answers_grpc_health_checks_as_zeebe_does() {
+    // Zeebe's gateway serves grpc.health.v1.Health (SERVING for "" and "gateway_protocol.Gateway"); pyzeebe's
+    // ZeebeClient.healthcheck() and Kubernetes gRPC probes call it. Unknown services are NOT_FOUND.
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = GatewayHub::new();
+    let mut opts = EngineOptions::new(dir.path());
+    opts.on_effects = Some(hub.effects_hook());
+    let (engine, _) = Engine::start(opts).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let advertised = Advertised {
+        host: "127.0.0.1".into(),
+        port: addr.port() as i32,
+    };
+    let service = GatewayService::new(engine.handle(), &hub, advertised);
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(apsis_server::gateway::serve(
+        service,
+        listener,
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "gateway_protocol.Gateway"] {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    let unknown = health
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    drop(engine);
+}

@@ -700,8 +700,13 @@ pub async fn serve(
         tls::install_provider();
         builder = builder.tls_config(identity.server_config())?;
     }
+    // grpc.health.v1.Health, as Zeebe's gateway serves it: SERVING for "" (the whole server) and for
+    // "gateway_protocol.Gateway". The engine has recovered before the gateway listens, so it serves from the start.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<GatewayServer<GatewayService>>().await;
     builder
         .layer(auth::AuthLayer(options.auth))
+        .add_service(health_service)
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

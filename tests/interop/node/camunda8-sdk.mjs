@@ -17,15 +17,27 @@ const withTimeout = (promise, ms, what) =>
   Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms))])
 
 // A local, plaintext gateway without OAuth: grpc:// turns TLS off, NONE turns authentication off.
+// (The SDK also reads the runner's ZEEBE_ADDRESS from the environment and warns that ZEEBE_GRPC_ADDRESS wins.)
 const c8 = new Camunda8({
   ZEEBE_GRPC_ADDRESS: `grpc://${process.env.ZEEBE_ADDRESS}`,
   CAMUNDA_AUTH_STRATEGY: 'NONE',
   CAMUNDA_OAUTH_DISABLED: true,
-  ZEEBE_CLIENT_LOG_LEVEL: 'ERROR',
   CAMUNDA_LOG_LEVEL: 'error',
-  zeebeGrpcSettings: { ZEEBE_GRPC_CLIENT_RETRY: false },
+  zeebeGrpcSettings: { ZEEBE_GRPC_CLIENT_RETRY: false, ZEEBE_CLIENT_LOG_LEVEL: 'ERROR' },
 })
 const zeebe = c8.getZeebeGrpcApiClient()
+
+// The gateway protocol returns no incident keys (Zeebe users read them from Operate); apsis lists open incidents
+// on its monitoring endpoint. Waits (up to 15 s) until the failure of the job has raised its incident.
+async function incidentOf(jobKey) {
+  for (let i = 0; i < 150; i++) {
+    const incidents = await (await fetch(`${process.env.INTEROP_MONITORING}/incidents`)).json()
+    const incident = incidents.find((x) => String(x.jobKey) === String(jobKey))
+    if (incident) return incident
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  fail(`no incident for job ${jobKey} appeared in /incidents within 15 s`)
+}
 
 // The ship job the worker failed, for the main flow to repair.
 let shipFailed
@@ -64,7 +76,7 @@ async function main() {
         return job.error('CARD_DECLINED', 'insufficient funds')
       },
     }),
-    zeebe.streamJobs({
+    await zeebe.streamJobs({
       type: 'handle-decline',
       worker: 'interop-stream',
       timeout: 30000,
@@ -101,19 +113,15 @@ async function main() {
 
   step('wait for the ship job to fail (incident)')
   const shipKey = await withTimeout(shipFailedPromise, 30000, 'the ship worker')
-  // Let FailJob commit before repairing the job.
-  await new Promise((r) => setTimeout(r, 200))
 
-  step(`updateJobRetries(${shipKey}, 2); find the incident (GET /incidents); resolveIncident`)
-  await zeebe.updateJobRetries({ jobKey: shipKey, retries: 2 })
-  // The gateway protocol returns no incident keys (Zeebe users read them from Operate); apsis lists open
-  // incidents on its monitoring endpoint.
-  const incidents = await (await fetch(`${process.env.INTEROP_MONITORING}/incidents`)).json()
-  const incident = incidents.find((i) => String(i.jobKey) === String(shipKey))
-  if (!incident) fail(`no open incident for job ${shipKey} in /incidents: ${JSON.stringify(incidents)}`)
+  step('find the incident (GET /incidents)')
+  const incident = await incidentOf(shipKey)
   if (incident.errorType !== 'JOB_NO_RETRIES' || incident.errorMessage !== 'carrier unreachable')
     fail(`unexpected incident ${JSON.stringify(incident)}`)
   const resolved = String(incident.key)
+
+  step(`updateJobRetries(${shipKey}, 2) and resolveIncident(${resolved})`)
+  await zeebe.updateJobRetries({ jobKey: shipKey, retries: 2 })
   await zeebe.resolveIncident({ incidentKey: resolved })
   console.log(`resolved incident ${resolved}`)
 

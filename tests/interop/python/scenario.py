@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 import grpc
@@ -79,23 +80,27 @@ def build_worker(channel: grpc.aio.Channel, seen: dict, ship_failed: asyncio.Fut
     return worker
 
 
-def repair_incident(job_key: int) -> int:
-    """UpdateJobRetries(2) then ResolveIncident, through zbctl (pyzeebe offers neither). The gateway protocol returns
+def incident_of(job_key: int) -> dict:
+    """The open incident of a job, once its failure has raised it (waits up to 15 s). The gateway protocol returns
     no incident keys (Zeebe users read them from Operate); apsis lists open incidents on its monitoring endpoint."""
+    for _ in range(150):
+        with urllib.request.urlopen(f"{os.environ['INTEROP_MONITORING']}/incidents", timeout=10) as answer:
+            incidents = json.load(answer)
+        incident = next((i for i in incidents if i["jobKey"] == job_key), None)
+        if incident is not None:
+            return incident
+        time.sleep(0.1)
+    raise Failed(f"no incident for job {job_key} appeared in /incidents within 15 s")
+
+
+def repair_incident(job_key: int, incident_key: int) -> None:
+    """UpdateJobRetries(2) then ResolveIncident, through zbctl: pyzeebe offers neither."""
     done = zbctl("update", "retries", str(job_key), "--retries", "2")
     if done.returncode != 0:
         raise Failed(f"zbctl update retries {job_key} -> {done.stdout}{done.stderr}")
-    with urllib.request.urlopen(f"{os.environ['INTEROP_MONITORING']}/incidents", timeout=10) as answer:
-        incidents = json.load(answer)
-    incident = next((i for i in incidents if i["jobKey"] == job_key), None)
-    if incident is None:
-        raise Failed(f"no open incident for job {job_key} in /incidents: {incidents}")
-    if incident["errorType"] != "JOB_NO_RETRIES" or "carrier unreachable" not in incident["errorMessage"]:
-        raise Failed(f"unexpected incident {incident}")
-    done = zbctl("resolve", "incident", str(incident["key"]))
+    done = zbctl("resolve", "incident", str(incident_key))
     if done.returncode != 0:
-        raise Failed(f"zbctl resolve incident {incident['key']} -> {done.stdout}{done.stderr}")
-    return incident["key"]
+        raise Failed(f"zbctl resolve incident {incident_key} -> {done.stdout}{done.stderr}")
 
 
 async def scenario() -> None:
@@ -136,11 +141,14 @@ async def scenario() -> None:
 
     step("wait for the ship job to fail (incident)")
     ship_key = await asyncio.wait_for(ship_failed, 30)
-    await asyncio.sleep(0.3)  # let the worker's FailJob commit
 
-    step(f"zbctl update retries {ship_key} --retries 2; find the incident (GET /incidents); zbctl resolve incident")
-    incident = await asyncio.to_thread(repair_incident, ship_key)
-    print(f"resolved incident {incident}", flush=True)
+    step("find the incident (GET /incidents)")
+    incident = await asyncio.to_thread(incident_of, ship_key)
+    if incident["errorType"] != "JOB_NO_RETRIES" or "carrier unreachable" not in incident["errorMessage"]:
+        raise Failed(f"unexpected incident {incident}")
+
+    step(f"zbctl update retries {ship_key} --retries 2; zbctl resolve incident {incident['key']}")
+    await asyncio.to_thread(repair_incident, ship_key, incident["key"])
 
     step("await the result")
     outcome = await asyncio.wait_for(result, 60)

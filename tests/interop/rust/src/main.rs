@@ -77,6 +77,24 @@ fn ship_worker(
     })
 }
 
+/// The open incident of a job, once its failure has raised it (waits up to 15 s). The gateway protocol returns no
+/// incident keys (Zeebe users read them from Operate); apsis lists open incidents on its monitoring endpoint.
+async fn incident_of(job_key: i64) -> Result<Value, String> {
+    for _ in 0..150 {
+        let incidents = open_incidents().await?;
+        if let Some(found) = incidents
+            .as_array()
+            .and_then(|list| list.iter().find(|i| i["jobKey"] == job_key))
+        {
+            return Ok(found.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!(
+        "no incident for job {job_key} appeared in /incidents within 15 s"
+    ))
+}
+
 /// `GET {INTEROP_MONITORING}/incidents` over a plain socket (HTTP/1.1, one request per connection).
 async fn open_incidents() -> Result<Value, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -144,11 +162,7 @@ async fn scenario() -> Outcome {
         .send()
         .await
         .map_err(|e| format!("deploy_resource: {e:?}"))?;
-    match deployed
-        .deployments()
-        .first()
-        .and_then(|d| d.metadata())
-    {
+    match deployed.deployments().first().and_then(|d| d.metadata()) {
         Some(Metadata::Process(p)) if p.bpmn_process_id() == "interop-order" => {}
         other => return Err(format!("deploy answered {other:?}")),
     }
@@ -219,25 +233,11 @@ async fn scenario() -> Outcome {
         .await
         .map_err(|_| "the ship job was not failed within 30 s")?
         .ok_or("the ship worker stopped")?;
-    tokio::time::sleep(Duration::from_millis(300)).await; // let the worker's FailJob commit
-                                                          // The first ship worker would look again only at its next 15 s tick; a new worker polls at once.
+    // The first ship worker would look again only at its next 15 s tick; a new worker polls at once.
     first_ship.abort();
 
-    step("update_job_retries(2); find the incident (GET /incidents); resolve_incident");
-    client
-        .update_job_retries()
-        .with_job_key(ship_key)
-        .with_retries(2)
-        .send()
-        .await
-        .map_err(|e| format!("update_job_retries({ship_key}, 2): {e:?}"))?;
-    // The gateway protocol returns no incident keys (Zeebe users read them from Operate); apsis lists open incidents
-    // on its monitoring endpoint.
-    let incidents = open_incidents().await?;
-    let incident = incidents
-        .as_array()
-        .and_then(|list| list.iter().find(|i| i["jobKey"] == ship_key))
-        .ok_or_else(|| format!("no open incident for job {ship_key} in /incidents: {incidents}"))?;
+    step("find the incident (GET /incidents)");
+    let incident = incident_of(ship_key).await?;
     if incident["errorType"] != "JOB_NO_RETRIES"
         || incident["errorMessage"] != "carrier unreachable"
     {
@@ -246,6 +246,15 @@ async fn scenario() -> Outcome {
     let incident = incident["key"]
         .as_i64()
         .ok_or_else(|| format!("incident without a key: {incident}"))?;
+
+    step("update_job_retries(2) and resolve_incident");
+    client
+        .update_job_retries()
+        .with_job_key(ship_key)
+        .with_retries(2)
+        .send()
+        .await
+        .map_err(|e| format!("update_job_retries({ship_key}, 2): {e:?}"))?;
     client
         .resolve_incident()
         .with_incident_key(incident)

@@ -12,6 +12,7 @@
 #   INTEROP_PROFILE   debug (default: what `make unit` has already built) or release
 #   INTEROP_TIMEOUT   seconds one client scenario may take (default 120)
 #   INTEROP_KEEP      1: keep every engine's data dir and log (default: kept only for failed clients)
+#   INTEROP_RUST_TARGET  target dir of the zeebe-rs client (default ~/.cache/apsis-interop/zeebe-rs-target)
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -93,6 +94,7 @@ trap 'exit 130' INT TERM
 # lists open incidents: the gateway protocol returns no incident keys), INTEROP_BPMN and INTEROP_ZBCTL, prints its
 # steps and a final `PASS <client>` or `FAIL <client>: <what>`, and exits 0 only when every assertion held.
 ZBCTL="$HERE/node/node_modules/zbctl/bin/zbctl-cli.linux"
+RUST_TARGET="${INTEROP_RUST_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/apsis-interop/zeebe-rs-target}"
 client_command() {
   case "$1" in
     zbctl) echo "bash $HERE/zbctl/scenario.sh" ;;
@@ -109,10 +111,11 @@ prepare_client() { # what a client needs before its engine starts; a failure her
       [ -x "$HERE/python/.venv/bin/python" ] || { echo "venv missing: run scripts/install-interop.sh"; return 1; }
       [ -x "$ZBCTL" ] || { echo "zbctl (for incidents) missing: run scripts/install-interop.sh"; return 1; } ;;
     zeebe-rs)
-      # Its own Cargo project (not a workspace member), built with its own lock file and target dir.
-      (cd "$HERE/rust" && cargo build --quiet --locked) || { echo "the zeebe-rs client did not build"; return 1; }
-      ZEEBE_RS_BIN="$(cd "$HERE/rust" && cargo metadata --format-version 1 --no-deps --locked |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/apsis-interop-zeebe-rs" ;;
+      # Its own Cargo project (not a workspace member) with its own lock file. Its target dir lives outside the
+      # checkout by default, so a fresh clone (CI) reuses the crates built by the previous run on this machine.
+      (cd "$HERE/rust" && CARGO_TARGET_DIR="$RUST_TARGET" cargo build --quiet --locked) ||
+        { echo "the zeebe-rs client did not build"; return 1; }
+      ZEEBE_RS_BIN="$RUST_TARGET/debug/apsis-interop-zeebe-rs" ;;
   esac
 }
 

@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first.
-.PHONY: deps lint unit test demo bench
+.PHONY: deps lint unit interop test demo bench
 
 CARGO ?= cargo
 
@@ -13,8 +13,13 @@ lint:
 unit:
 	$(CARGO) test --workspace --locked
 
+# Real third-party Zeebe clients (zbctl, @camunda8/sdk, pyzeebe, zeebe-rs) against a fresh `apsis engine` each.
+interop:
+	bash scripts/install-interop.sh
+	bash tests/interop/run.sh
+
 # Everything CI runs: lints, then every test tier.
-test: deps lint unit
+test: deps lint unit interop
 
 # Every example process deployed and run, then a short benchmark of the engine with durability on.
 demo: deps

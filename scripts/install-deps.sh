@@ -9,6 +9,14 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # System packages by the command they provide (grows with later issues: OTB, GDAL, protobuf-compiler, ...).
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
+# The interop tier's clients (tests/interop, scripts/install-interop.sh): zbctl and @camunda8/sdk from npm, pyzeebe in
+# a venv, zeebe-rs (which compiles its gateway.proto with protoc); jq and curl drive and watch them.
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+have protoc || need_apt+=(protobuf-compiler)
+have jq || need_apt+=(jq)
+have curl || need_apt+=(curl)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -57,7 +57,7 @@ print(" ".join(str(x.getsockname()[1]) for x in s))'
 }
 
 start_engine() { # $1: folder for the data dir and log; sets GATEWAY_PORT, ENGINE_PID; fails if not ready in 20 s
-  local dir="$1" ports
+  local dir="$1"
   for _attempt in 1 2 3; do
     read -r GATEWAY_PORT MONITORING_PORT <<<"$(free_ports)"
     "$APSIS_BIN" engine --data-dir "$dir/data" --gateway-address "127.0.0.1:$GATEWAY_PORT" \

@@ -26,8 +26,8 @@ zb() { # runs zbctl, keeping its output in $OUT/last; fails the scenario with wh
 
 # Activates one job of a type, waiting up to 10 s for it; prints the job as JSON.
 activate() {
-  local type="$1" i
-  for i in $(seq 1 20); do
+  local type="$1"
+  for _ in $(seq 1 20); do
     zb activate jobs "$type" --maxJobsToActivate 1 --timeout 30s --worker zbctl-interop
     if [ "$(jq '.jobs | length' "$OUT/last" 2>/dev/null)" = 1 ]; then jq -c '.jobs[0]' "$OUT/last"; return 0; fi
     sleep 0.5

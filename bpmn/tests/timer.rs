@@ -773,3 +773,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_non_ascii_offset_is_an_error_not_a_panic() {
+    // Found by the property test: "t+𝚨" has a 4-byte offset part that is one character.
+    assert!(
+        apsis_bpmn::timer::TimerSpec::parse(apsis_bpmn::timer::TimerKind::Date, "t+𝚨").is_err()
+    );
+    assert!(apsis_bpmn::timer::TimerSpec::parse(
+        apsis_bpmn::timer::TimerKind::Date,
+        "2026-01-01T00:00:00+é1"
+    )
+    .is_err());
+}

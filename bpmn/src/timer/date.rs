@@ -60,7 +60,8 @@ fn split_offset(text: &str, t: usize) -> Result<(&str, Option<i32>), String> {
     let digits = &offset[1..];
     let parts: Vec<&str> = if digits.contains(':') {
         digits.split(':').collect()
-    } else if digits.len() == 4 {
+    } else if digits.len() == 4 && digits.is_ascii() {
+        // (ASCII checked first: slicing at byte 2 inside a multi-byte character would panic.)
         vec![&digits[..2], &digits[2..]]
     } else {
         vec![digits]

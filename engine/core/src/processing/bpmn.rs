@@ -151,7 +151,7 @@ fn activate_kind(
         }
         ElementKind::JobTask { job, .. } => {
             let job = job.clone();
-            jobs::create(p, key, graph, idx, &job)?;
+            jobs::create(p, key, idx, &job)?;
             p.write(Event::ElementActivated { key });
         }
         ElementKind::ScriptFeel {

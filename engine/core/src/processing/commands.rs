@@ -1,7 +1,5 @@
 //! Client commands: validation (rejections) and the first events; the element lifecycle does the rest.
 
-use apsis_bpmn::ProcessGraph;
-
 use super::{bpmn, instances, jobs, messages, timers, variables, Processor, Rejected};
 use crate::command::{Command, DeployedProcessInfo, Rejection, RejectionKind, Response};
 use crate::event::{Event, IncidentKind};
@@ -273,6 +271,5 @@ fn delete_resource(p: &mut Processor, key: Key) -> Rejected<Response> {
             timers::rearm_start_timers(p, None, prev);
         }
     }
-    let _ = ProcessGraph::ROOT;
     Ok(Response::ResourceDeleted)
 }

@@ -1,7 +1,7 @@
 //! Jobs: creation by job-based tasks, and the job commands of workers.
 
 use apsis_bpmn::graph::JobDefinition;
-use apsis_bpmn::{ElementIdx, ProcessGraph};
+use apsis_bpmn::ElementIdx;
 use serde_json::{Map, Value};
 
 use super::{errors, feel, variables, Failure, Processor, Rejected, Step};
@@ -14,7 +14,6 @@ use crate::state::JobState;
 pub(crate) fn create(
     p: &mut Processor,
     key: Key,
-    graph: &ProcessGraph,
     idx: ElementIdx,
     job: &JobDefinition,
 ) -> Result<(), Failure> {
@@ -56,7 +55,6 @@ pub(crate) fn create(
         element: idx.0,
         custom_headers: Json(Value::Object(headers)),
     };
-    let _ = graph;
     let job_key = p.new_key();
     p.write(Event::JobCreated {
         key: job_key,

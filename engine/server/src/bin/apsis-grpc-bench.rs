@@ -8,7 +8,7 @@
 //!     cargo run --release -p apsis-server --bin apsis-grpc-bench -- --workload w1 --instances 50000 --engine-pid $!
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -109,7 +109,6 @@ async fn worker(
     name: String,
     w2: bool,
     samples: Arc<Mutex<Samples>>,
-    stop: Arc<AtomicBool>,
     jobs_done: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
     let mut stream = client
@@ -124,7 +123,6 @@ async fn worker(
         .into_inner();
     let mut n = 0u64;
     // `message()` is not cancel-safe: read without timeouts; the task is aborted when the run is over.
-    let _ = &stop;
     while let Some(job) = stream.message().await? {
         let received = Instant::now();
         let activated_at = job.deadline - JOB_TIMEOUT_MS;
@@ -197,7 +195,6 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("Expected the deployment to succeed")?;
     let samples = Arc::new(Mutex::new(Samples::default()));
-    let stop = Arc::new(AtomicBool::new(false));
     let jobs_done = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for i in 0..args.workers {
@@ -206,7 +203,6 @@ async fn main() -> anyhow::Result<()> {
             format!("bench-{i}"),
             w2,
             samples.clone(),
-            stop.clone(),
             jobs_done.clone(),
         )));
     }
@@ -306,7 +302,6 @@ async fn main() -> anyhow::Result<()> {
         c.await?;
     }
     let elapsed = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(200)).await; // the last completions' bookkeeping
     for w in workers {
         w.abort();

@@ -28,7 +28,7 @@ pub use state::State;
 pub enum Error {
     #[error("Expected a snapshot, but found an empty one")]
     SnapshotEmpty,
-    #[error("Expected a snapshot of format version {expected}, but found version {0}", expected = event::FORMAT_VERSION)]
+    #[error("Expected a snapshot of format version {expected}, but found version {0}", expected = state::SNAPSHOT_FORMAT_VERSION)]
     SnapshotVersion(u8),
     #[error("Expected a decodable snapshot, but decoding failed")]
     SnapshotDecode(#[source] postcard::Error),

@@ -235,3 +235,66 @@ fn golden_bytes_of_a_small_entry() {
     // | VariableCreated = 11, key 1, scope 2, name "x", value as JSON text
     assert_eq!(hex, "010a020482808080808080080b02040178077b2261223a317d");
 }
+
+/// Pins the snapshot layout: a state reached through a fixed command sequence must encode to the same bytes. When
+/// this fails, a field of the state changed: bump `SNAPSHOT_FORMAT_VERSION` and update the fingerprint.
+#[test]
+fn snapshot_layout_is_pinned_by_its_version() {
+    use apsis_core::command::{ProcessSelector, Resource};
+    use apsis_core::state::SNAPSHOT_FORMAT_VERSION;
+    use apsis_core::{process, Command, Context, State};
+
+    let xml = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s" />
+    <bpmn:serviceTask id="t"><bpmn:extensionElements><zeebe:taskDefinition type="t" /></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f" sourceRef="s" targetRef="t" />
+  </bpmn:process>
+</bpmn:definitions>"#;
+    let mut state = State::default();
+    let ctx = Context::at(1_700_000_000_000);
+    let deploy = Command::Deploy {
+        resources: vec![Resource {
+            name: "p.bpmn".into(),
+            content: xml.into(),
+        }],
+    };
+    assert!(matches!(
+        process(&mut state, deploy, &ctx).result,
+        Some(Ok(_))
+    ));
+    let create = Command::CreateProcessInstance {
+        process: ProcessSelector::Id {
+            bpmn_process_id: "p".into(),
+            version: -1,
+        },
+        variables: Json(json!({"x": 1})),
+        await_result: false,
+    };
+    assert!(matches!(
+        process(&mut state, create, &ctx).result,
+        Some(Ok(_))
+    ));
+    let bytes = state.to_snapshot().unwrap();
+    assert_eq!(bytes[0], SNAPSHOT_FORMAT_VERSION);
+    assert_eq!(
+        SNAPSHOT_FORMAT_VERSION, 2,
+        "bump with every change of the state's fields"
+    );
+    // FNV-1a over the whole snapshot.
+    let fingerprint = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    assert_eq!(
+        (bytes.len(), format!("{fingerprint:016x}")),
+        (733, "1d7a8e78926d1bb5".to_owned()),
+        "the snapshot layout changed: bump SNAPSHOT_FORMAT_VERSION, then update the length and fingerprint"
+    );
+    assert_eq!(State::from_snapshot(&bytes).unwrap(), state);
+    let mut old = bytes.clone();
+    old[0] = 1;
+    assert!(State::from_snapshot(&old)
+        .unwrap_err()
+        .to_string()
+        .contains("format version 2, but found version 1"));
+}

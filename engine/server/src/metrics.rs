@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use apsis_core::state::LiveCounts;
+use apsis_core::state::{InstanceCounts, LiveCounts};
 use apsis_core::Command;
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
@@ -58,6 +58,9 @@ pub const LIVE_TIMERS: &str = "apsis_live_timers";
 pub const LIVE_MESSAGES: &str = "apsis_live_messages";
 /// Open message subscriptions.
 pub const LIVE_SUBSCRIPTIONS: &str = "apsis_live_subscriptions";
+/// Process instances by `bpmn_process_id`, `version` and `event` (`started` | `completed` | `terminated`), since the
+/// definition was deployed: read from the engine's state, so the values survive restarts.
+pub const PROCESS_INSTANCES: &str = "apsis_process_instances_total";
 /// Always 1; the `version` label is the apsis version.
 pub const BUILD_INFO: &str = "apsis_build_info";
 
@@ -100,13 +103,14 @@ pub const ALL: &[&str] = &[
     LIVE_TIMERS,
     LIVE_MESSAGES,
     LIVE_SUBSCRIPTIONS,
+    PROCESS_INSTANCES,
     BUILD_INFO,
 ];
 
 /// Describes every metric to the installed recorder (HELP lines and units). Call once, after installing it.
 pub fn describe() {
     use Unit::{Bytes, Count, Seconds};
-    let counters: [(&'static str, Unit, &'static str); 6] = [
+    let counters: [(&'static str, Unit, &'static str); 7] = [
         (
             COMMANDS,
             Count,
@@ -125,6 +129,11 @@ pub fn describe() {
             "Group commits (one write and one fdatasync each).",
         ),
         (SNAPSHOTS_WRITTEN, Count, "Snapshots written."),
+        (
+            PROCESS_INSTANCES,
+            Count,
+            "Process instances started, completed and terminated, by process definition (durable).",
+        ),
     ];
     for (name, unit, help) in counters {
         describe_counter!(name, unit, help);
@@ -351,6 +360,25 @@ pub fn live(counts: &LiveCounts) {
     }
 }
 
+/// The per-definition instance counts (read from the state, like [`live`]).
+pub fn instance_counts(counts: &[InstanceCounts]) {
+    for c in counts {
+        for (event, n) in [
+            ("started", c.started),
+            ("completed", c.completed),
+            ("terminated", c.terminated),
+        ] {
+            counter!(
+                PROCESS_INSTANCES,
+                "bpmn_process_id" => c.bpmn_process_id.clone(),
+                "version" => c.version.to_string(),
+                "event" => event
+            )
+            .absolute(n);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,7 +390,13 @@ mod tests {
             assert!(name.starts_with("apsis_"), "{name}");
             assert!(seen.insert(name), "{name} twice");
         }
-        for name in [COMMANDS, EVENTS_WRITTEN, ENTRIES_WRITTEN, LOG_BYTES_WRITTEN] {
+        for name in [
+            COMMANDS,
+            EVENTS_WRITTEN,
+            ENTRIES_WRITTEN,
+            LOG_BYTES_WRITTEN,
+            PROCESS_INSTANCES,
+        ] {
             assert!(name.ends_with("_total"), "{name}");
         }
         for (name, buckets) in HISTOGRAM_BUCKETS {

@@ -234,10 +234,17 @@ async fn metrics(State(shared): State<Shared>) -> axum::response::Response {
         return (StatusCode::NOT_FOUND, "no metrics exporter installed\n").into_response();
     };
     if let Phase::Ready(engine) = shared.phase() {
-        let counts =
-            tokio::task::spawn_blocking(move || engine.inspect(|state| state.live_counts()));
-        if let Ok(Ok(Ok(counts))) = tokio::time::timeout(INSPECT_TIMEOUT, counts).await {
-            crate::metrics::live(&counts);
+        let counts = tokio::task::spawn_blocking(move || {
+            engine.inspect(|state| {
+                let per_definition: Vec<_> = state.instance_counts.values().cloned().collect();
+                (state.live_counts(), per_definition)
+            })
+        });
+        if let Ok(Ok(Ok((live, per_definition)))) =
+            tokio::time::timeout(INSPECT_TIMEOUT, counts).await
+        {
+            crate::metrics::live(&live);
+            crate::metrics::instance_counts(&per_definition);
         }
     }
     match tokio::task::spawn_blocking(move || render()).await {

@@ -286,6 +286,13 @@ fn the_engine_serves_monitoring_stops_on_sigterm_and_recovers_its_state() {
             "{name} in the scrape:\n{scrape}"
         );
     }
+    // Read from the recovered state: the instances started before this process existed are counted.
+    assert!(
+        scrape.contains(
+            "apsis_process_instances_total{bpmn_process_id=\"p\",version=\"1\",event=\"started\"} 3"
+        ),
+        "{scrape}"
+    );
     assert!(
         scrape.contains("process_resident_memory_bytes"),
         "process metrics: {scrape}"

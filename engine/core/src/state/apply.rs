@@ -65,6 +65,8 @@ impl State {
                 *max = (*max).max(*version);
             }
             Event::ProcessDeleted { key } => {
+                // A definition is deleted only without live instances; its counts go with it.
+                self.instance_counts.remove(key);
                 if let Some(p) = self.deployments.processes.remove(key) {
                     if let Some(v) = self.deployments.by_id.get_mut(&p.bpmn_process_id) {
                         v.retain(|(_, k)| k != key);
@@ -124,6 +126,9 @@ impl State {
             }
             Event::ElementActivating { key, at, via_flow } => {
                 self.keys.observe(*key);
+                if at.flow_scope_key == Key::NONE {
+                    self.count_started(at.process_definition_key);
+                }
                 if let Some(scope) = self.instances.get_mut(&at.flow_scope_key) {
                     scope.children.push(*key);
                     if *via_flow {
@@ -161,7 +166,12 @@ impl State {
                     i.joins.clear();
                 }
             }
-            Event::ElementCompleted { key } | Event::ElementTerminated { key } => {
+            Event::ElementCompleted { key } => {
+                self.count_ended(*key, |c| &mut c.completed);
+                self.remove_instance(*key)
+            }
+            Event::ElementTerminated { key } => {
+                self.count_ended(*key, |c| &mut c.terminated);
                 self.remove_instance(*key)
             }
             Event::SequenceFlowTaken {
@@ -433,6 +443,34 @@ impl State {
     fn set_lifecycle(&mut self, key: Key, state: Lifecycle) {
         if let Some(i) = self.instances.get_mut(&key) {
             i.state = state;
+        }
+    }
+
+    fn count_started(&mut self, definition: Key) {
+        let deployments = &self.deployments;
+        let counts = self.instance_counts.entry(definition).or_insert_with(|| {
+            let (bpmn_process_id, version) = deployments
+                .get(definition)
+                .map(|p| (p.bpmn_process_id.clone(), p.version))
+                .unwrap_or_default();
+            InstanceCounts {
+                bpmn_process_id,
+                version,
+                ..InstanceCounts::default()
+            }
+        });
+        counts.started += 1;
+    }
+
+    /// Counts the end of a process instance (`key` is one); other element instances are not counted.
+    fn count_ended(&mut self, key: Key, field: fn(&mut InstanceCounts) -> &mut u64) {
+        let Some(at) = self.instances.get(&key).map(|i| &i.at) else {
+            return;
+        };
+        if at.flow_scope_key == Key::NONE {
+            if let Some(counts) = self.instance_counts.get_mut(&at.process_definition_key) {
+                *field(counts) += 1;
+            }
         }
     }
 

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use apsis_proto as pb;
 use pb::gateway_client::GatewayClient;
+
+mod chaos;
+mod jobs;
 use tonic::transport::Channel;
 
 const BPMN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bench");
@@ -28,6 +31,12 @@ struct Args {
     workers: usize,
     engine_pid: Option<u32>,
     bpmn_dir: PathBuf,
+    /// SIGKILL run: the interval between kills (the bench starts the engine itself).
+    kill_every: Option<Duration>,
+    /// SIGKILL run: how many kills.
+    kills: u32,
+    /// SIGKILL run: the `apsis` binary to start.
+    engine_bin: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -39,6 +48,9 @@ fn parse_args() -> anyhow::Result<Args> {
         workers: 4,
         engine_pid: None,
         bpmn_dir: PathBuf::from(BPMN_DIR),
+        kill_every: None,
+        kills: 5,
+        engine_bin: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -60,8 +72,17 @@ fn parse_args() -> anyhow::Result<Args> {
                 a.engine_pid = Some(value()?.parse().context("--engine-pid expects a number")?)
             }
             "--bpmn-dir" => a.bpmn_dir = PathBuf::from(value()?),
+            "--kill-every" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .context("--kill-every expects milliseconds")?;
+                a.kill_every = Some(Duration::from_millis(ms));
+            }
+            "--kills" => a.kills = value()?.parse().context("--kills expects a number")?,
+            "--engine-bin" => a.engine_bin = Some(PathBuf::from(value()?)),
             "--help" | "-h" => {
                 println!("apsis-grpc-bench [--address URL] [--workload w1|w2] [--instances N] [--in-flight K] [--workers W] [--engine-pid PID] [--bpmn-dir DIR]");
+                println!("                 [--kill-every MS [--kills N] [--engine-bin PATH]]   SIGKILL run: starts apsis engine itself");
                 std::process::exit(0);
             }
             other => bail!("Expected a known option, but found '{other}' (see --help)"),
@@ -104,67 +125,49 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn worker(
-    mut client: GatewayClient<Channel>,
-    name: String,
+/// The plain run's outcomes: latency samples and counts.
+struct Sampled {
     w2: bool,
-    samples: Arc<Mutex<Samples>>,
-    jobs_done: Arc<AtomicU64>,
-) -> anyhow::Result<()> {
-    let mut stream = client
-        .stream_activated_jobs(pb::StreamActivatedJobsRequest {
-            r#type: "bench-task".into(),
-            worker: name,
-            timeout: JOB_TIMEOUT_MS,
-            fetch_variable: vec![],
-            tenant_ids: vec![],
-        })
-        .await?
-        .into_inner();
-    let mut n = 0u64;
-    // `message()` is not cancel-safe: read without timeouts; the task is aborted when the run is over.
-    while let Some(job) = stream.message().await? {
-        let received = Instant::now();
-        let activated_at = job.deadline - JOB_TIMEOUT_MS;
-        let push = (now_ms() - activated_at).max(0) as f64;
-        n += 1;
-        let variables = if w2 {
-            format!(
-                r#"{{"route":"{}"}}"#,
-                if n.is_multiple_of(2) { "a" } else { "b" }
-            )
+    samples: Mutex<Samples>,
+    jobs_done: AtomicU64,
+}
+
+impl jobs::Outcomes for Sampled {
+    fn variables(&self, job: &pb::ActivatedJob) -> String {
+        if self.w2 {
+            let route = if job.key % 2 == 0 { "a" } else { "b" };
+            format!(r#"{{"route":"{route}"}}"#)
         } else {
             String::new()
-        };
-        let mut c = client.clone();
-        let samples = samples.clone();
-        let jobs_done = jobs_done.clone();
-        tokio::spawn(async move {
-            match c
-                .complete_job(pb::CompleteJobRequest {
-                    job_key: job.key,
-                    variables,
-                    result: None,
-                })
-                .await
-            {
-                Ok(_) => {
-                    let mut s = samples.lock().unwrap();
-                    s.push_ms.push(push);
-                    s.complete_ms
-                        .push(received.elapsed().as_secs_f64() * 1000.0);
-                    jobs_done.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => eprintln!(
-                    "complete job {} failed: {:?}: {}",
-                    job.key,
-                    e.code(),
-                    e.message()
-                ),
-            }
-        });
+        }
     }
-    Ok(())
+
+    fn completed(
+        &self,
+        job: &pb::ActivatedJob,
+        pushed: bool,
+        received: Instant,
+        result: Result<(), tonic::Status>,
+    ) {
+        match result {
+            Ok(()) => {
+                let mut s = self.samples.lock().unwrap();
+                if pushed {
+                    let activated_at = job.deadline - JOB_TIMEOUT_MS;
+                    s.push_ms.push((now_ms() - activated_at).max(0) as f64);
+                }
+                s.complete_ms
+                    .push(received.elapsed().as_secs_f64() * 1000.0);
+                self.jobs_done.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => eprintln!(
+                "complete job {} failed: {:?}: {}",
+                job.key,
+                e.code(),
+                e.message()
+            ),
+        }
+    }
 }
 
 #[tokio::main]
@@ -178,84 +181,35 @@ async fn main() -> anyhow::Result<()> {
     let path = args.bpmn_dir.join(format!("{}.bpmn", args.workload));
     let xml =
         std::fs::read(&path).with_context(|| format!("Expected to read {}", path.display()))?;
+    if let Some(kill_every) = args.kill_every {
+        if w2 {
+            bail!("Expected --kill-every with workload w1 (its proof counts one job per instance), but found w2");
+        }
+        return chaos::run(&args, kill_every, xml).await;
+    }
     let channel = Channel::from_shared(args.address.clone())?
         .tcp_nodelay(true)
         .connect()
         .await
         .with_context(|| format!("Expected to connect to {}", args.address))?;
     let mut client = GatewayClient::new(channel);
-    client
-        .deploy_resource(pb::DeployResourceRequest {
-            resources: vec![pb::Resource {
-                name: format!("{}.bpmn", args.workload),
-                content: xml,
-            }],
-            tenant_id: String::new(),
-        })
-        .await
-        .context("Expected the deployment to succeed")?;
-    let samples = Arc::new(Mutex::new(Samples::default()));
-    let jobs_done = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for i in 0..args.workers {
-        workers.push(tokio::spawn(worker(
-            client.clone(),
-            format!("bench-{i}"),
-            w2,
-            samples.clone(),
-            jobs_done.clone(),
-        )));
-    }
-    // As Zeebe's streaming job workers do, also poll: jobs that became activatable while every stream was full
-    // stay in the pool (they are pushed only at the moment they become activatable).
-    let poller = {
-        let mut c = client.clone();
-        let samples = samples.clone();
-        let jobs_done = jobs_done.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok(resp) = c
-                    .activate_jobs(pb::ActivateJobsRequest {
-                        r#type: "bench-task".into(),
-                        worker: "bench-poller".into(),
-                        timeout: JOB_TIMEOUT_MS,
-                        max_jobs_to_activate: 256,
-                        request_timeout: 1_000,
-                        ..Default::default()
-                    })
-                    .await
-                else {
-                    continue;
-                };
-                let mut stream = resp.into_inner();
-                while let Ok(Some(batch)) = stream.message().await {
-                    for job in batch.jobs {
-                        let received = Instant::now();
-                        let variables = if w2 {
-                            r#"{"route":"a"}"#.to_owned()
-                        } else {
-                            String::new()
-                        };
-                        if c.complete_job(pb::CompleteJobRequest {
-                            job_key: job.key,
-                            variables,
-                            result: None,
-                        })
-                        .await
-                        .is_ok()
-                        {
-                            samples
-                                .lock()
-                                .unwrap()
-                                .complete_ms
-                                .push(received.elapsed().as_secs_f64() * 1000.0);
-                            jobs_done.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
-        })
+    deploy(&mut client, &args.workload, xml).await?;
+    let outcomes = Arc::new(Sampled {
+        w2,
+        samples: Mutex::new(Samples::default()),
+        jobs_done: AtomicU64::new(0),
+    });
+    let workers = jobs::Workers {
+        client: client.clone(),
+        timeout_ms: JOB_TIMEOUT_MS,
+        outcomes: outcomes.clone(),
+        in_flight: Default::default(),
     };
+    let mut tasks = Vec::new();
+    for i in 0..args.workers {
+        tasks.push(tokio::spawn(workers.clone().stream(format!("bench-{i}"))));
+    }
+    tasks.push(tokio::spawn(workers.clone().poll("bench-poller".into())));
     tokio::time::sleep(Duration::from_millis(200)).await; // let the streams register
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
@@ -264,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.in_flight {
         let mut c = client.clone();
         let next = next.clone();
-        let samples = samples.clone();
+        let outcomes = outcomes.clone();
         let failures = failures.clone();
         let total = args.instances;
         creators.push(tokio::spawn(async move {
@@ -284,7 +238,8 @@ async fn main() -> anyhow::Result<()> {
                     )
                     .await;
                 match r {
-                    Ok(_) => samples
+                    Ok(_) => outcomes
+                        .samples
                         .lock()
                         .unwrap()
                         .e2e_ms
@@ -302,12 +257,11 @@ async fn main() -> anyhow::Result<()> {
         c.await?;
     }
     let elapsed = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(200)).await; // the last completions' bookkeeping
-    for w in workers {
-        w.abort();
+    for t in tasks {
+        t.abort();
     }
-    poller.abort();
-    let mut s = std::mem::take(&mut *samples.lock().unwrap());
+    workers.settle(Duration::from_secs(5)).await; // the last completions' bookkeeping
+    let mut s = std::mem::take(&mut *outcomes.samples.lock().unwrap());
     let done = s.e2e_ms.len();
     let rss = args
         .engine_pid
@@ -320,7 +274,7 @@ async fn main() -> anyhow::Result<()> {
         args.workload,
         elapsed.as_secs_f64(),
         done as f64 / elapsed.as_secs_f64(),
-        jobs_done.load(Ordering::Relaxed),
+        outcomes.jobs_done.load(Ordering::Relaxed),
         failures.load(Ordering::Relaxed),
         args.workers,
         args.in_flight
@@ -341,5 +295,23 @@ async fn main() -> anyhow::Result<()> {
             args.instances
         );
     }
+    Ok(())
+}
+
+async fn deploy(
+    client: &mut GatewayClient<Channel>,
+    workload: &str,
+    xml: Vec<u8>,
+) -> anyhow::Result<()> {
+    client
+        .deploy_resource(pb::DeployResourceRequest {
+            resources: vec![pb::Resource {
+                name: format!("{workload}.bpmn"),
+                content: xml,
+            }],
+            tenant_id: String::new(),
+        })
+        .await
+        .context("Expected the deployment to succeed")?;
     Ok(())
 }

@@ -96,6 +96,13 @@ impl Secret {
     }
 }
 
+/// For command-line parsers (clap takes any `From<String>`).
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("***")

@@ -812,9 +812,24 @@ fn bad_input_is_exit_2_before_connecting() {
     );
     let r = cli(&["cancel", "not-a-key", "--address", &url]);
     r.failed(2);
-    let r = cli(&["status", "--address", "https://127.0.0.1:1"]);
+    let r = cli(&["status", "--address", "ftp://127.0.0.1:1"]);
     assert!(
-        r.failed(2).stderr.contains("TLS is not supported"),
+        r.failed(2)
+            .stderr
+            .contains("(from --address) to be http(s)://HOST:PORT"),
+        "{r:#?}"
+    );
+    let r = cli(&[
+        "status",
+        "--ca-cert",
+        "/nonexistent/ca.pem",
+        "--address",
+        &url,
+    ]);
+    assert!(
+        r.failed(2)
+            .stderr
+            .starts_with("apsis: Expected to read the CA certificate file /nonexistent/ca.pem"),
         "{r:#?}"
     );
     let r = finish(spawn(&["status"], &[("ZEEBE_ADDRESS", "h:port")]));

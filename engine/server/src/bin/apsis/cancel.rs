@@ -12,7 +12,7 @@ pub struct CancelArgs {
     #[arg(value_name = "KEY")]
     key: i64,
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis cancel`: the exit code (see `client.rs`).

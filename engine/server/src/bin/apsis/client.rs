@@ -2,23 +2,22 @@
 //! Zeebe gateway (Apsis or any Zeebe 8.x), the mapping of every failure to a sentence and an exit code, and the two
 //! output forms (text for people, one JSON object per result for scripts).
 //!
-//! Exit codes: 0 done, 1 the gateway refused or failed the request, 2 bad usage or input (nothing was sent),
-//! 3 no gateway could be reached. Errors go to stderr, results to stdout; with `--json` both are JSON.
+//! Exit codes: 0 done, 1 the gateway refused or failed the request (or the authorization server refused the
+//! credentials), 2 bad usage or input (nothing was sent), 3 no gateway (or authorization server) could be reached.
+//! Errors go to stderr, results to stdout; with `--json` both are JSON. Connecting (address, TLS, credentials) is
+//! `apsis-client`'s, shared with the worker daemon; `connection.rs` holds the flags.
 
 use std::future::Future;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use apsis_proto::gateway_client::GatewayClient;
+use apsis_client::{ClientOptions, Gateway};
 use serde_json::{json, Value};
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use crate::address;
+use crate::connection::{self, ClientArgs};
 
-/// How long connecting may take before the gateway counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request that does not wait on purpose may take (Zeebe's default request timeout is 15 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Added to a requested wait so that the gateway's own timeout answers first.
@@ -28,18 +27,6 @@ pub const EXIT_REFUSED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
 
-/// The options every client command takes.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ClientOptions {
-    /// The Zeebe gateway: http://HOST:PORT or HOST:PORT [default: $APSIS_ADDRESS, else $ZEEBE_ADDRESS, else
-    /// $ZEEBE_GRPC_ADDRESS, else http://127.0.0.1:26500].
-    #[arg(long, value_name = "URL")]
-    address: Option<String>,
-    /// Print each result as one JSON object (Zeebe's camelCase field names), and errors as JSON on stderr.
-    #[arg(long)]
-    json: bool,
-}
-
 /// A failure of a client command, each with its exit code.
 #[derive(Debug)]
 pub enum Error {
@@ -47,6 +34,8 @@ pub enum Error {
     Input(String),
     /// No gateway answered at the address (exit 3).
     Unreachable { sentence: String, detail: String },
+    /// The authorization server refused the client credentials (exit 1).
+    Credentials(String),
     /// The gateway answered with an error status (exit 1).
     Refused {
         sentence: String,
@@ -60,7 +49,7 @@ impl Error {
         match self {
             Error::Input(_) => EXIT_USAGE,
             Error::Unreachable { .. } => EXIT_UNREACHABLE,
-            Error::Refused { .. } => EXIT_REFUSED,
+            Error::Refused { .. } | Error::Credentials(_) => EXIT_REFUSED,
         }
     }
 }
@@ -101,8 +90,8 @@ impl Action {
                     .to_owned()
             }
             Code::DeadlineExceeded => "the gateway did not answer in time".to_owned(),
-            Code::PermissionDenied | Code::Unauthenticated => {
-                "the gateway requires credentials, which the apsis CLI does not send yet".to_owned()
+            Code::PermissionDenied => {
+                "the gateway accepted the credentials but does not allow them to do this".to_owned()
             }
             Code::Unimplemented => "the gateway does not support this request".to_owned(),
             other => format!("the gateway failed ({})", code_name(other)),
@@ -110,43 +99,22 @@ impl Action {
     }
 }
 
-/// One run of a client command: where the gateway is and how to print.
+/// One run of a client command: where the gateway is, how to reach it and how to print.
 #[derive(Debug)]
 pub struct Session {
+    /// The gateway's URL, for messages.
     pub address: String,
+    options: ClientOptions,
     json: bool,
 }
 
 impl Session {
-    /// Connects now, so that "nothing listens there" is told apart from a request the gateway refused.
-    pub async fn connect(&self) -> Result<GatewayClient<Channel>, Error> {
-        let unreachable = |detail: String| Error::Unreachable {
-            sentence: format!(
-                "Expected a Zeebe gateway at {}, but could not connect: is `apsis engine` running?",
-                self.address
-            ),
-            detail,
-        };
-        let endpoint = Endpoint::from_shared(self.address.clone())
-            .map_err(|e| {
-                Error::Input(format!(
-                    "The gateway address {} is invalid: {e}",
-                    self.address
-                ))
-            })?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true);
-        let channel = match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await {
-            Ok(Ok(channel)) => channel,
-            Ok(Err(e)) => return Err(unreachable(root_cause(&e))),
-            Err(_) => {
-                return Err(unreachable(format!(
-                    "no answer within {}",
-                    crate::input::show(CONNECT_TIMEOUT)
-                )))
-            }
-        };
-        Ok(GatewayClient::new(channel))
+    /// Connects now, so that "nothing listens there", "the certificate is not trusted" and "the credentials were
+    /// refused" are told apart from a request the gateway refused.
+    pub async fn connect(&self) -> Result<Gateway, Error> {
+        apsis_client::connect(&self.options)
+            .await
+            .map_err(|e| connection::failure(&e))
     }
 
     /// Awaits one request, bounded by `limit` (none: the gateway's own timeout bounds it), mapping a failure to a
@@ -173,6 +141,14 @@ impl Session {
     }
 
     fn failure(&self, action: &Action, status: &Status) -> Error {
+        // A token that could not be refreshed during the call: the auth layer's own error, kept as the source.
+        let mut cause = std::error::Error::source(status);
+        while let Some(e) = cause {
+            if let Some(e) = e.downcast_ref::<apsis_client::Error>() {
+                return connection::failure(e);
+            }
+            cause = e.source();
+        }
         let gateway = gateway_message(status.message());
         // tonic's words for an HTTP answer without gRPC in it: a web server, not a gateway.
         if status.message().starts_with("grpc-status header missing") {
@@ -180,6 +156,20 @@ impl Session {
                 sentence: format!(
                     "Expected a Zeebe gateway at {}, but a server that does not speak gRPC answered: is it the \
                      gateway's address (port 26500 by default) rather than another service's?",
+                    self.address
+                ),
+                detail: gateway,
+            };
+        }
+        // A TLS port answering a plaintext HTTP/2 preface: it breaks off (h2's words) or hangs up (tonic's).
+        let broken_off = matches!(status.code(), Code::Internal | Code::Unknown)
+            && (status.message().starts_with("h2 protocol error")
+                || status.message() == "transport error");
+        if broken_off && self.address.starts_with("http://") {
+            return Error::Unreachable {
+                sentence: format!(
+                    "Expected a plaintext Zeebe gateway at {}, but the server broke off the HTTP/2 connection: if it \
+                     serves TLS, use https:// (or --tls, with --ca-cert for a private CA)",
                     self.address
                 ),
                 detail: gateway,
@@ -195,8 +185,12 @@ impl Session {
                 detail: gateway,
             };
         }
+        let why = match status.code() {
+            Code::Unauthenticated => connection::unauthenticated(&self.options).to_owned(),
+            code => action.why(code),
+        };
         Error::Refused {
-            sentence: format!("Could not {}: {}.", action.doing, action.why(status.code())),
+            sentence: format!("Could not {}: {why}.", action.doing),
             code: status.code(),
             gateway,
         }
@@ -216,7 +210,7 @@ impl Session {
     fn report(&self, e: &Error) {
         if self.json {
             let (message, code, gateway) = match e {
-                Error::Input(m) => (m.as_str(), None, None),
+                Error::Input(m) | Error::Credentials(m) => (m.as_str(), None, None),
                 Error::Unreachable { sentence, detail } => (sentence.as_str(), None, Some(detail)),
                 Error::Refused {
                     sentence,
@@ -236,7 +230,7 @@ impl Session {
             return;
         }
         let (sentence, detail) = match e {
-            Error::Input(m) => (m.as_str(), ""),
+            Error::Input(m) | Error::Credentials(m) => (m.as_str(), ""),
             Error::Unreachable { sentence, detail } => (sentence.as_str(), detail.as_str()),
             Error::Refused {
                 sentence, gateway, ..
@@ -250,36 +244,33 @@ impl Session {
     }
 }
 
-/// Runs a client command: resolves the address, runs `body` on a small runtime, prints a failure and returns the
-/// exit code. `body` validates its input before it connects, so bad input never waits for a gateway.
-pub fn run(
-    options: &ClientOptions,
-    body: impl AsyncFnOnce(&Session) -> Result<(), Error>,
-) -> ExitCode {
+/// Runs a client command: resolves the connection options, runs `body` on a small runtime, prints a failure and
+/// returns the exit code. `body` validates its input before it connects, so bad input never waits for a gateway.
+pub fn run(args: &ClientArgs, body: impl AsyncFnOnce(&Session) -> Result<(), Error>) -> ExitCode {
     let mut session = Session {
         address: String::new(),
-        json: options.json,
+        options: ClientOptions::default(),
+        json: args.json,
     };
-    let result = match address::resolve(options.address.as_deref(), &address::from_env()) {
-        Err(e) => Err(Error::Input(e)),
-        Ok(address) => {
-            session.address = address;
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => {
-                    let result = rt.block_on(body(&session));
-                    // Do not wait on anything left behind (a spinner, a half-open connection).
-                    rt.shutdown_background();
-                    result
-                }
-                Err(e) => Err(Error::Input(format!(
+    let result = args.resolve().and_then(|options| {
+        session.address = options
+            .target()
+            .map_err(|e| Error::Input(e.to_string()))?
+            .url;
+        session.options = options;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::Input(format!(
                     "Expected to start the async runtime, but it failed: {e}"
-                ))),
-            }
-        }
-    };
+                ))
+            })?;
+        let result = rt.block_on(body(&session));
+        // Do not wait on anything left behind (a spinner, a half-open connection).
+        rt.shutdown_background();
+        result
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -304,7 +295,7 @@ pub fn gateway_message(message: &str) -> String {
 }
 
 /// The innermost cause of a transport error: "Connection refused (os error 111)", not tonic's wrapper text.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;

@@ -19,7 +19,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis deploy`: the exit code (see `client.rs`).

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod address;
 mod cancel;
 mod client;
+mod connection;
 mod deploy;
 mod engine;
 mod input;

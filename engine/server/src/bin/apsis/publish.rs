@@ -34,7 +34,7 @@ pub struct PublishArgs {
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis publish`: the exit code (see `client.rs`).

@@ -13,7 +13,7 @@ pub struct ResolveArgs {
     #[arg(value_name = "INCIDENT_KEY")]
     key: i64,
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis resolve`: the exit code (see `client.rs`).

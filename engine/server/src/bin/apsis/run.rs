@@ -34,7 +34,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis run`: the exit code (see `client.rs`).

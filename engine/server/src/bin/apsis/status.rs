@@ -10,7 +10,7 @@ use crate::client::{Action, Error, Session, REQUEST_TIMEOUT};
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    client: crate::client::ClientOptions,
+    client: crate::connection::ClientArgs,
 }
 
 /// `apsis status`: the exit code (see `client.rs`).

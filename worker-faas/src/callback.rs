@@ -218,7 +218,7 @@ fn prefix_end(bytes: &[u8], limit: usize) -> usize {
 }
 
 /// The last `limit` bytes (at most) as text, starting on a character boundary.
-fn tail_text(bytes: &[u8], limit: usize) -> String {
+pub(crate) fn tail_text(bytes: &[u8], limit: usize) -> String {
     let mut start = bytes.len().saturating_sub(limit);
     let first = start;
     while start < bytes.len() && start - first < 3 && bytes[start] & 0xC0 == 0x80 {

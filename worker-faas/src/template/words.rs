@@ -124,13 +124,10 @@ fn quoted_part(chars: &[(usize, char)], i: usize, out: &mut String) -> Result<us
             continue;
         }
         if quote == '"' && c == '\\' {
-            match chars.get(j + 1).map(|(_, n)| *n) {
-                Some(n @ ('"' | '\\')) => {
-                    out.push(n);
-                    j += 2;
-                    continue;
-                }
-                _ => {}
+            if let Some(n @ ('"' | '\\')) = chars.get(j + 1).map(|(_, n)| *n) {
+                out.push(n);
+                j += 2;
+                continue;
             }
         }
         out.push(c);

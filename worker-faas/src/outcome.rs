@@ -3,10 +3,10 @@
 //!
 //! | event                               | mode          | condition                                  | decision                                 |
 //! |-------------------------------------|---------------|--------------------------------------------|------------------------------------------|
-//! | gateway accepted the call           | receive-task  |                                            | complete the job with `{callId}`         |
+//! | gateway accepted the call           | receive-task  |                                            | complete with `{resultVariable: {callId}}` or `{callId}` |
 //! | gateway accepted the call           | hold          |                                            | keep the job: its timeout = deadline + grace |
 //! | callback                            | any           | Pro attempt with more to come, status retryable (408 429 500 502 503 504) | [`CallbackDecision::AwaitLastAttempt`] |
-//! | callback                            | receive-task  | any status                                 | publish `{status, ok, durationSeconds, output}` |
+//! | callback                            | receive-task  | any status                                 | publish `{status, ok, durationSeconds, output}` (under `resultVariable`, with `callId`, if set) |
 //! | callback                            | hold          | 2xx                                        | complete (`{resultVariable: output}` or nothing) |
 //! | callback                            | hold          | otherwise                                  | fail, retries - 1, the function's error text |
 //! | invocation answered                 |               | 2xx (202)                                  | [`InvocationDecision::Accepted`]         |
@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use crate::callback::{self, CallbackReport};
 use crate::failure::Failure;
-use crate::task::Mode;
+use crate::task::{Mode, Task};
 use crate::token::Claims;
 
 /// Publish the callback's message (receive-task mode).
@@ -122,6 +122,10 @@ pub fn on_callback(
             if report.output_truncated {
                 record["outputTruncated"] = Value::Bool(true);
             }
+            if claims.result_variable.is_some() {
+                // The whole variable is replaced (Zeebe does not merge objects): keep the call id in it.
+                record[CALL_ID_VARIABLE] = Value::String(claims.call_id.clone());
+            }
             let remaining = Duration::from_secs(claims.expires_at.saturating_sub(now));
             CallbackDecision::Publish(PublishMessage {
                 name: message_name.clone(),
@@ -161,7 +165,7 @@ pub fn on_callback(
     }
 }
 
-/// The variable a receive-task mode job is completed with; the receive task's correlation key is `=callId`.
+/// The field holding the call id, which a receive task correlates on (`=callId` or `=<resultVariable>.callId`).
 pub const CALL_ID_VARIABLE: &str = "callId";
 
 /// How much longer than the callback deadline a held job's timeout is, so that the worker's deadline fails the
@@ -177,17 +181,22 @@ pub enum AcceptedDecision {
     Hold { job_key: i64, job_timeout: Duration },
 }
 
-/// `timeout` is the task's callback deadline, measured from now.
+/// `timeout` is the task's callback deadline, measured from now. In receive-task mode the job completes with
+/// `{resultVariable: {callId}}` (correlation key `=<resultVariable>.callId`), or `{callId}` without a result
+/// variable (correlation key `=callId`).
 pub fn on_accepted(
-    mode: &Mode,
+    task: &Task,
     job_key: i64,
     call_id: &str,
     timeout: Duration,
 ) -> AcceptedDecision {
-    match mode {
+    match &task.mode {
         Mode::ReceiveTask { .. } => AcceptedDecision::Complete(CompleteJob {
             job_key,
-            variables: json!({ CALL_ID_VARIABLE: call_id }),
+            variables: match &task.result_variable {
+                Some(name) => json!({ name: { CALL_ID_VARIABLE: call_id } }),
+                None => json!({ CALL_ID_VARIABLE: call_id }),
+            },
         }),
         Mode::Hold => AcceptedDecision::Hold {
             job_key,

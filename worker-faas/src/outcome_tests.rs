@@ -128,7 +128,10 @@ fn receive_task_mode_publishes_the_call_with_its_record() {
     };
     assert_eq!(
         p.variables,
-        json!({"ortho": {"status": 500, "ok": false, "durationSeconds": null, "output": "boom", "outputTruncated": true}})
+        json!({"ortho": {
+            "status": 500, "ok": false, "durationSeconds": null, "output": "boom", "outputTruncated": true,
+            "callId": "call-7"
+        }})
     );
 }
 
@@ -374,18 +377,33 @@ fn duplicates_settle_as_already_done() {
 
 #[test]
 fn an_accepted_call_completes_in_receive_task_mode_and_holds_otherwise() {
+    let mut headers: std::collections::BTreeMap<String, String> =
+        [("function", "otbcli"), ("mode", "receive-task")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+    let task = |h: &std::collections::BTreeMap<String, String>| {
+        Task::from_headers(h, "ortho", "p").unwrap()
+    };
+    let hour = Duration::from_secs(3600);
+    let variables = |d| match d {
+        AcceptedDecision::Complete(c) => (c.job_key, c.variables),
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
-        on_accepted(&receive(), 42, "call-7", Duration::from_secs(7200)),
-        AcceptedDecision::Complete(CompleteJob {
-            job_key: 42,
-            variables: json!({"callId": "call-7"})
-        })
+        variables(on_accepted(&task(&headers), 42, "call-7", hour)),
+        (42, json!({"callId": "call-7"}))
     );
+    headers.insert("resultVariable".into(), "ortho".into());
     assert_eq!(
-        on_accepted(&Mode::Hold, 42, "call-7", Duration::from_secs(7200)),
+        variables(on_accepted(&task(&headers), 42, "call-7", hour)),
+        (42, json!({"ortho": {"callId": "call-7"}}))
+    );
+    headers.insert("mode".into(), "hold".into());
+    assert_eq!(
+        on_accepted(&task(&headers), 42, "call-7", hour),
         AcceptedDecision::Hold {
             job_key: 42,
-            job_timeout: Duration::from_secs(7260)
+            job_timeout: Duration::from_secs(3660)
         }
     );
 }

@@ -10,9 +10,12 @@
 //! | `mode`           | `hold` or `receive-task`                                        | `hold`                     |
 //! | `timeout`        | ISO-8601 duration: how long to wait for the callback            | `PT1H`                     |
 //! | `resultVariable` | variable that receives the result (a plain identifier)         | none                       |
-//! | `messageName`    | message the callback publishes (`receive-task` only)            | `callback-{function}`      |
+//! | `messageName`    | message the callback publishes (`receive-task` only)            | `function-done`            |
 //! | `image`          | container image (`kubernetes` only, required there)             |                            |
 //! | `cpu`, `memory`  | Kubernetes quantities such as `2`, `500m`, `8Gi` (`kubernetes`) | the namespace's defaults   |
+//!
+//! In `receive-task` mode the job completes with `{<resultVariable>: {callId}}` (or `{callId}` without a result
+//! variable): the receive task after it correlates on `=<resultVariable>.callId` (or `=callId`).
 //!
 //! Why `hold` is the default: a task that only names a function then behaves like any service task (the process
 //! goes on when the function has finished, a lost callback fails the job at the deadline). `receive-task` needs a
@@ -52,6 +55,10 @@ pub const DEFAULT_TIMEOUT: IsoDuration = IsoDuration {
     days: 0,
     millis: 3_600_000,
 };
+
+/// The message name when a receive-task mode task sets none. One name can serve every step: the correlation key,
+/// the call id, is what tells calls apart.
+pub const DEFAULT_MESSAGE_NAME: &str = "function-done";
 
 /// Where the function runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +193,8 @@ impl Task {
             Some("receive-task") => Mode::ReceiveTask {
                 message_name: h
                     .get(header::MESSAGE_NAME)
-                    .map_or_else(|| format!("callback-{function}"), str::to_owned),
+                    .unwrap_or(DEFAULT_MESSAGE_NAME)
+                    .to_owned(),
             },
             Some(other) => {
                 return Err(h.invalid(header::MODE, "one of 'hold', 'receive-task'", other))

@@ -56,12 +56,12 @@ fn every_header_is_read() {
 }
 
 #[test]
-fn receive_task_mode_defaults_its_message_name_from_the_function() {
+fn receive_task_mode_has_a_default_message_name() {
     let t = task(&[("function", "otbcli"), ("mode", "receive-task")]).unwrap();
     assert_eq!(
         t.mode,
         Mode::ReceiveTask {
-            message_name: "callback-otbcli".into()
+            message_name: "function-done".into()
         }
     );
     assert_eq!(t.mode.as_str(), "receive-task");

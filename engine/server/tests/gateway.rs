@@ -40,6 +40,10 @@ async fn start() -> Running {
 }
 
 async fn start_with(tune: impl FnOnce(&mut EngineOptions)) -> Running {
+    start_limited(tune, apsis_server::gateway::MAX_MESSAGE_BYTES).await
+}
+
+async fn start_limited(tune: impl FnOnce(&mut EngineOptions), max_message: usize) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let hub = GatewayHub::new();
     let mut opts = EngineOptions::new(dir.path());
@@ -55,7 +59,8 @@ async fn start_with(tune: impl FnOnce(&mut EngineOptions)) -> Running {
             host: "127.0.0.1".into(),
             port: addr.port() as i32,
         },
-    );
+    )
+    .with_max_message_size(max_message);
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(svc.into_server())
@@ -507,7 +512,7 @@ async fn instance_message_variable_and_resource_errors() {
         .unwrap_err();
     assert_eq!(e.code(), Code::Unimplemented);
     assert!(e.message().contains("signal"), "{}", e.message());
-    // Requests above 4 MB are refused.
+    // Requests above 4 MB are refused with RESOURCE_EXHAUSTED, as Zeebe does.
     let huge = "x".repeat(5 * 1024 * 1024);
     let e = c
         .publish_message(pb::PublishMessageRequest {
@@ -517,10 +522,7 @@ async fn instance_message_variable_and_resource_errors() {
         })
         .await
         .unwrap_err();
-    assert!(
-        matches!(e.code(), Code::ResourceExhausted | Code::OutOfRange),
-        "{e:?}"
-    );
+    assert!(e.code() == Code::ResourceExhausted, "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -677,4 +679,22 @@ async fn serve_answers_grpc_health_checks_as_zeebe_does() {
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
     drop(engine);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_message_size_limit_applies() {
+    let mut r = start_limited(|_| {}, 64 * 1024).await;
+    let publish = |bytes: usize| pb::PublishMessageRequest {
+        name: "n".into(),
+        correlation_key: "k".into(),
+        variables: format!(r#"{{"v":"{}"}}"#, "x".repeat(bytes)),
+        ..Default::default()
+    };
+    r.client.publish_message(publish(32 * 1024)).await.unwrap();
+    let e = r
+        .client
+        .publish_message(publish(96 * 1024))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
 }

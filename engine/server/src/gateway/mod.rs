@@ -6,6 +6,7 @@ pub mod auth;
 mod convert;
 mod errors;
 mod hub;
+mod oversize;
 pub mod tls;
 
 use std::pin::Pin;
@@ -68,6 +69,7 @@ pub struct GatewayService {
     engine: EngineHandle,
     hub: Arc<Hub>,
     advertised: Advertised,
+    max_message_bytes: usize,
 }
 
 impl GatewayService {
@@ -76,16 +78,27 @@ impl GatewayService {
             engine,
             hub: hub.0.clone(),
             advertised,
+            max_message_bytes: MAX_MESSAGE_BYTES,
         }
     }
 
-    /// The tonic server for this service, with Zeebe's message size limits. It accepts gzip-compressed requests,
+    /// Sets the largest request and answer accepted (Zeebe's `maxMessageSize`, 4 MB by default). A larger request
+    /// is refused with RESOURCE_EXHAUSTED before it reaches the engine.
+    pub fn with_max_message_size(mut self, bytes: usize) -> GatewayService {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// The tonic server for this service, with its message size limit. It accepts gzip-compressed requests,
     /// as Zeebe's gateway (grpc-java) does: @camunda8/sdk compresses every request; answers stay uncompressed.
-    pub fn into_server(self) -> GatewayServer<GatewayService> {
-        GatewayServer::new(self)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+    pub fn into_server(self) -> oversize::Oversize<GatewayServer<GatewayService>> {
+        let limit = self.max_message_bytes;
+        oversize::Oversize(
+            GatewayServer::new(self)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit)
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+        )
     }
 
     /// Sends a command and waits for its committed reply. `must_accept` commands (job completion and failure) wait

@@ -268,9 +268,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let handle = engine.handle();
 
     // ── GATEWAY ────────────────────────────────────────────────────────────────────────────────────────────────
-    // Start the gRPC gateway here with `config.gateway` (address, max_message_size, tls, auth) and `handle`, bound
-    // before readiness is announced; a bind failure is a `Failure::Startup` (exit 2) like the monitoring one. Stop
-    // it where marked below (stop accepting, let in-flight calls get their replies), before the engine shuts down.
+    // Bound before readiness is announced; a bind failure is a `Failure::Startup` (exit 2) like the monitoring one.
+    // Stopped below (stop accepting, let in-flight calls get their replies) before the engine shuts down.
     let listener = tokio::net::TcpListener::bind((
         config.gateway.address.host.as_str(),
         config.gateway.address.port,
@@ -310,7 +309,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
                 .map(|a| a.port())
                 .unwrap_or(config.gateway.address.port) as i32,
         },
-    );
+    )
+    .with_max_message_size(config.gateway.max_message_size);
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway_task = tokio::spawn(gateway::serve(service, listener, security, async {
         let _ = gateway_stopped.await;

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod runtime;
 pub mod streams;
+mod trace;
 
 pub use runtime::{Engine, EngineHandle, EngineOptions, RecoveryStats, Reply, SubmitError};
 

@@ -360,7 +360,7 @@ impl Runtime {
                                 .then_some(&self.streams as &dyn apsis_core::JobStreams),
                         };
                         let outcome = process(&mut self.state, command, &ctx);
-                        let result = self.append(now, outcome, &mut effects)?;
+                        let result = self.append(now, kind, outcome, &mut effects)?;
                         self.metrics.command_processed(kind, result.is_ok());
                         replies.push((reply, result));
                         batch += 1;
@@ -442,7 +442,7 @@ impl Runtime {
         };
         let kind = CommandKind::of(&command);
         let outcome = process(&mut self.state, command, &ctx);
-        let result = self.append(now, outcome, effects)?;
+        let result = self.append(now, kind, outcome, effects)?;
         self.metrics.command_processed(kind, result.is_ok());
         Ok(result)
     }
@@ -451,10 +451,15 @@ impl Runtime {
     fn append(
         &mut self,
         now: i64,
+        kind: CommandKind,
         outcome: Outcome,
         effects: &mut Vec<Effect>,
     ) -> Result<Reply, Error> {
         self.batch_stats.commands += 1;
+        crate::trace::recorded(&self.state, &outcome.events);
+        if let Some(Err(rejection)) = &outcome.result {
+            crate::trace::rejected(kind.name(), rejection);
+        }
         if !outcome.events.is_empty() {
             self.batch_stats.entries += 1;
             self.batch_stats.events += outcome.events.len();

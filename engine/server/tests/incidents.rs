@@ -56,10 +56,14 @@ impl Drop for Child {
 async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
     let dir = tempfile::tempdir().unwrap();
     let (port, mon) = (free_port(), free_port());
+    let log_path = dir.path().join("engine.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let _engine = Child(
         Command::new(env!("CARGO_BIN_EXE_apsis"))
+            .env("APSIS_LOG_FORMAT", "json")
+            .env("APSIS_LOG_LEVEL", "info,apsis_server=debug")
             .args(["engine", "--data-dir"])
-            .arg(dir.path())
+            .arg(dir.path().join("data"))
             .args([
                 "--gateway-address",
                 &format!("127.0.0.1:{port}"),
@@ -67,7 +71,7 @@ async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
                 &format!("127.0.0.1:{mon}"),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap(),
     );
@@ -137,6 +141,33 @@ async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
     assert_eq!(incident["errorMessage"], "the disk is full");
     assert_eq!(incident["processInstanceKey"], pi);
     assert_eq!(incident["bpmnProcessId"], "p");
+    // The engine's log tells the same story with the fixed field names (CONVENTIONS.md §9).
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let logged = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no '{message}' line in {lines:#?}"))
+            .clone()
+    };
+    let raised = logged("incident raised");
+    assert_eq!(raised["level"], "WARN");
+    assert_eq!(raised["process_instance_key"], pi);
+    assert_eq!(raised["bpmn_process_id"], "p");
+    assert_eq!(raised["element_id"], "t");
+    assert_eq!(raised["job_key"], job.key);
+    assert_eq!(raised["error_message"], "the disk is full");
+    let created = logged("job created");
+    assert_eq!(created["job_type"], "flaky");
+    assert_eq!(created["element_id"], "t");
+    assert_eq!(
+        logged("process instance started")["process_instance_key"],
+        pi
+    );
     let key = incident["key"].as_i64().unwrap();
     let e = c
         .resolve_incident(pb::ResolveIncidentRequest {

@@ -617,14 +617,28 @@ fn worker_invokes(h: &mut Harness, step: &str, function: &str, call_id: &str) ->
     cmdline
 }
 
-/// What callback-ack does when OpenFaaS calls back: publish `function-done` keyed (and identified) by the call id.
+/// What callback-ack does when OpenFaaS calls back (docs/worker-faas.md, receive-task mode): publish
+/// `function-done` keyed (and identified) by the call id, with the result under the step's `resultVariable`. The
+/// tests' call ids name their step: `call-b*` bundle, `call-o*` ortho, `call-n*` normalize.
 fn callback(h: &mut Harness, call_id: &str, status: u16, output: Value, ttl_ms: i64) -> Command {
+    let step = match &call_id[..6] {
+        "call-b" => "bundle",
+        "call-o" => "ortho",
+        _ => "normalize",
+    };
+    let result = json!({
+        "callId": call_id,
+        "status": status,
+        "ok": (200..300).contains(&status),
+        "durationSeconds": 1.5,
+        "output": output,
+    });
     let cmd = Command::PublishMessage {
         name: "function-done".into(),
         correlation_key: call_id.into(),
         ttl_ms,
         message_id: call_id.into(),
-        variables: Json(json!({"functionStatus": status, "functionOutput": output})),
+        variables: Json(json!({ step: result })),
     };
     h.ok(cmd.clone());
     cmd
@@ -708,18 +722,18 @@ fn pleiades_happy_path() {
     let vars = h.final_variables(pi);
     assert_eq!(
         vars["bundle"],
-        json!({"callId": "call-b1", "status": 200, "output": {"image": "/data/work/pair-1/bundle.tif"}})
+        json!({"callId": "call-b1", "status": 200, "ok": true, "durationSeconds": 1.5, "output": {"image": "/data/work/pair-1/bundle.tif"}})
     );
     assert_eq!(vars["ortho"]["status"], json!(200));
     assert_eq!(
         vars["normalize"],
-        json!({"callId": "call-n1", "status": 200, "output": {"bands": 4}})
+        json!({"callId": "call-n1", "status": 200, "ok": true, "durationSeconds": 1.5, "output": {"bands": 4}})
     );
     assert_eq!(
         vars["product"],
         json!("/data/work/pair-1/normalized_ortho.tif")
     );
-    for local in ["functionStatus", "functionOutput", "panGeom"] {
+    for local in ["panGeom"] {
         assert!(
             vars.get(local).is_none(),
             "'{local}' stays local to its task: {vars}"

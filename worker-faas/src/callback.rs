@@ -103,8 +103,18 @@ pub enum CallbackError {
     CallIdMismatch { token: String, header: String },
 }
 
-/// Reads a callback's headers and body.
+/// Reads a callback's headers and body, keeping at most [`OUTPUT_LIMIT`] bytes of output.
 pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CallbackReport, CallbackError> {
+    parse_with_limit(headers, body, OUTPUT_LIMIT)
+}
+
+/// [`parse`] with another bound on the output than [`OUTPUT_LIMIT`] (a deployment's setting). The bound applies
+/// as [`OUTPUT_LIMIT`] does in the module documentation.
+pub fn parse_with_limit(
+    headers: &HeaderMap,
+    body: &[u8],
+    output_limit: usize,
+) -> Result<CallbackReport, CallbackError> {
     let call_id = text(headers, CALL_ID)?
         .filter(|id| !id.is_empty())
         .ok_or(CallbackError::MissingHeader(CALL_ID))?;
@@ -133,7 +143,7 @@ pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CallbackReport, Callbac
         (Some(_), None) => return Err(CallbackError::MissingHeader(RETRY_MAX)),
         (None, Some(_)) => return Err(CallbackError::MissingHeader(RETRY)),
     };
-    let (output, output_truncated) = output(headers, body);
+    let (output, output_truncated) = output(headers, body, output_limit);
     Ok(CallbackReport {
         call_id,
         function,
@@ -180,11 +190,11 @@ fn counter(headers: &HeaderMap, name: &'static str) -> Result<Option<u32>, Callb
         .transpose()
 }
 
-fn output(headers: &HeaderMap, body: &[u8]) -> (Value, bool) {
+fn output(headers: &HeaderMap, body: &[u8], limit: usize) -> (Value, bool) {
     if body.is_empty() {
         return (Value::Null, false);
     }
-    if body.len() <= OUTPUT_LIMIT {
+    if body.len() <= limit {
         let says_json = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -197,10 +207,10 @@ fn output(headers: &HeaderMap, body: &[u8]) -> (Value, bool) {
             }
         }
     }
-    let cut = prefix_end(body, OUTPUT_LIMIT);
+    let cut = prefix_end(body, limit);
     (
         Value::String(String::from_utf8_lossy(&body[..cut]).into_owned()),
-        body.len() > OUTPUT_LIMIT,
+        body.len() > limit,
     )
 }
 

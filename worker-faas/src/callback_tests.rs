@@ -234,3 +234,15 @@ fn a_callback_must_be_for_its_tokens_call() {
         "Expected a callback for call 'c-1' (its token's), but header X-Call-Id is 'c-2'"
     );
 }
+
+#[test]
+fn a_deployment_can_bound_the_output_differently() {
+    let r = parse_with_limit(&with(&[]), b"0123456789", 4).unwrap();
+    assert_eq!(r.output, json!("0123"));
+    assert!(r.output_truncated);
+    // A JSON object over the smaller bound stays text, as over the default one.
+    let r = parse_with_limit(&with(&[]), br#"{"a": 1}"#, 4).unwrap();
+    assert_eq!((r.output, r.output_truncated), (json!("{\"a\""), true));
+    let r = parse_with_limit(&with(&[]), br#"{"a": 1}"#, 8).unwrap();
+    assert_eq!((r.output, r.output_truncated), (json!({"a": 1}), false));
+}

@@ -139,23 +139,26 @@ impl Resolved {
     /// Reads the real environment and files, then [`resolve`]s.
     pub fn load(flags: &Flags) -> Result<Resolved, Error> {
         let env = process_env();
-        let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let get = |name: &str| env_value(&env, name).map(str::to_owned);
         let mut sources = Sources {
             env: env.clone(),
             ..Sources::default()
         };
-        if let Some(path) = flags.config.clone().or_else(|| get(CONFIG_ENV).map(PathBuf::from)) {
+        if let Some(path) = flags
+            .config
+            .clone()
+            .or_else(|| get(CONFIG_ENV).map(PathBuf::from))
+        {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::ConfigFile {
                 path: path.clone(),
                 problem: e.to_string(),
             })?;
             sources.file = Some((path, text));
         }
-        let key_file = key_file_setting(flags, &sources)?
-            .or_else(|| {
-                let default = PathBuf::from(DEFAULT_CALLBACK_KEY_FILE);
-                default.exists().then_some(default)
-            });
+        let key_file = key_file_setting(flags, &sources)?.or_else(|| {
+            let default = PathBuf::from(DEFAULT_CALLBACK_KEY_FILE);
+            default.exists().then_some(default)
+        });
         if get(CALLBACK_KEY_ENV).is_none() {
             if let Some(path) = key_file {
                 let bytes = std::fs::read(&path).map_err(|e| Error::CallbackKeyFile {
@@ -249,17 +252,18 @@ pub fn resolve(flags: &Flags, sources: &Sources) -> Result<Config, Error> {
     let number = |key: &str, default: u64| -> Result<u64, Error> {
         match layer(flags, sources, key)? {
             None => Ok(default),
-            Some((v, origin)) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(Error::Setting {
-                    key: key.to_owned(),
-                    origin,
-                    expected: "a positive whole number",
-                    found: v,
-                }),
+            Some((v, origin)) => {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(Error::Setting {
+                        key: key.to_owned(),
+                        origin,
+                        expected: "a positive whole number",
+                        found: v,
+                    })
+            }
         }
     };
     let url = |key: &str, default: &str| -> Result<String, Error> {
@@ -379,9 +383,9 @@ fn gateway_options(
         })
         .collect();
     let given = |setting: Setting| {
-        VARIABLES
-            .iter()
-            .any(|(s, name)| *s == setting && env.iter().any(|(n, v)| n == name && !v.trim().is_empty()))
+        VARIABLES.iter().any(|(s, name)| {
+            *s == setting && env.iter().any(|(n, v)| n == name && !v.trim().is_empty())
+        })
     };
     let from_env = apsis_client::env::resolve(&flags.gateway, &env).map_err(Error::Gateway)?;
     let f = &flags.gateway;
@@ -419,7 +423,10 @@ impl Config {
             toml::Value::Integer(self.max_jobs_in_flight as i64),
         );
         t.insert("activation_timeout_ms".into(), ms(self.activation_timeout));
-        t.insert("poll_request_timeout_ms".into(), ms(self.poll_request_timeout));
+        t.insert(
+            "poll_request_timeout_ms".into(),
+            ms(self.poll_request_timeout),
+        );
         t.insert("openfaas_url".into(), s(&self.openfaas_url));
         t.insert("local_url".into(), s(&self.local_url));
         t.insert("callback_url".into(), s(&self.callback_url));
@@ -429,7 +436,10 @@ impl Config {
         t.insert("log_format".into(), s(&self.log_format));
         let mut retry = toml::Table::new();
         let p = &self.policy;
-        retry.insert("attempts".into(), toml::Value::Integer(p.invoke_attempts.into()));
+        retry.insert(
+            "attempts".into(),
+            toml::Value::Integer(p.invoke_attempts.into()),
+        );
         retry.insert("initial_backoff_ms".into(), ms(p.invoke_initial_backoff));
         retry.insert("max_backoff_ms".into(), ms(p.invoke_max_backoff));
         retry.insert("job_retry_backoff_ms".into(), ms(p.job_retry_backoff));
@@ -458,7 +468,10 @@ impl Config {
                 auth.insert("mode".into(), s("oauth"));
                 auth.insert("client_id".into(), s(&o.client_id));
                 auth.insert("client_secret".into(), s(MASK));
-                auth.insert("authorization_server_url".into(), s(&o.authorization_server_url));
+                auth.insert(
+                    "authorization_server_url".into(),
+                    s(&o.authorization_server_url),
+                );
                 if let Some(a) = &o.audience {
                     auth.insert("audience".into(), s(a));
                 }

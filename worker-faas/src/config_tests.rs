@@ -19,13 +19,20 @@ fn sources(pairs: &[(&str, &str)], file: Option<&str>) -> Sources {
 
 #[test]
 fn defaults_need_only_a_callback_key() {
-    let c = resolve(&Flags::default(), &sources(&[(CALLBACK_KEY_ENV, KEY)], None)).unwrap();
+    let c = resolve(
+        &Flags::default(),
+        &sources(&[(CALLBACK_KEY_ENV, KEY)], None),
+    )
+    .unwrap();
     assert_eq!(c.job_types, vec!["faas"]);
     assert_eq!(c.max_jobs_in_flight, 32);
     assert_eq!(c.activation_timeout, Duration::from_secs(300));
     assert_eq!(c.openfaas_url, "http://127.0.0.1:8080");
     assert_eq!(c.local_url, "http://127.0.0.1:8080");
-    assert_eq!(c.callback_url, "http://127.0.0.1:8080/function/callback-ack");
+    assert_eq!(
+        c.callback_url,
+        "http://127.0.0.1:8080/function/callback-ack"
+    );
     assert_eq!(c.gateway.address, apsis_client::DEFAULT_ADDRESS);
     assert_eq!(c.policy, Policy::default());
     let e = resolve(&Flags::default(), &sources(&[], None)).unwrap_err();
@@ -57,14 +64,21 @@ fn layers_stack_defaults_file_env_flags() {
     assert_eq!(c.callback_url, "http://of:8080/function/callback-ack");
     assert_eq!(c.gateway.address, "http://env:2");
     assert_eq!(c.policy.invoke_attempts, 2);
-    let without_env = resolve(&Flags::default(), &sources(&[(CALLBACK_KEY_ENV, KEY)], Some(file))).unwrap();
+    let without_env = resolve(
+        &Flags::default(),
+        &sources(&[(CALLBACK_KEY_ENV, KEY)], Some(file)),
+    )
+    .unwrap();
     assert_eq!(without_env.gateway.address, "http://file:1");
 }
 
 #[test]
 fn bad_values_are_sentences_naming_key_and_origin() {
     let s = sources(
-        &[(CALLBACK_KEY_ENV, KEY), ("APSIS_WORKER_MAX_JOBS_IN_FLIGHT", "many")],
+        &[
+            (CALLBACK_KEY_ENV, KEY),
+            ("APSIS_WORKER_MAX_JOBS_IN_FLIGHT", "many"),
+        ],
         None,
     );
     let e = resolve(&Flags::default(), &s).unwrap_err().to_string();
@@ -72,14 +86,23 @@ fn bad_values_are_sentences_naming_key_and_origin() {
         e,
         "Expected max_jobs_in_flight (APSIS_WORKER_MAX_JOBS_IN_FLIGHT) to be a positive whole number, but found 'many'"
     );
-    let s = sources(&[(CALLBACK_KEY_ENV, KEY)], Some("openfaas_url = \"ftp://x\"\n"));
+    let s = sources(
+        &[(CALLBACK_KEY_ENV, KEY)],
+        Some("openfaas_url = \"ftp://x\"\n"),
+    );
     let e = resolve(&Flags::default(), &s).unwrap_err().to_string();
-    assert!(e.contains("worker.toml key 'openfaas_url'") && e.contains("http://"), "{e}");
+    assert!(
+        e.contains("worker.toml key 'openfaas_url'") && e.contains("http://"),
+        "{e}"
+    );
     let s = sources(&[(CALLBACK_KEY_ENV, "short")], None);
     let e = resolve(&Flags::default(), &s).unwrap_err();
     assert!(e.to_string().contains(CALLBACK_KEY_ENV), "{e}");
     let s = sources(&[(CALLBACK_KEY_ENV, KEY)], Some("unknown_key = 1\n"));
-    assert!(matches!(resolve(&Flags::default(), &s), Err(Error::ConfigFile { .. })));
+    assert!(matches!(
+        resolve(&Flags::default(), &s),
+        Err(Error::ConfigFile { .. })
+    ));
 }
 
 #[test]
@@ -104,13 +127,19 @@ fn print_config_masks_secrets() {
     );
     let c = resolve(&Flags::default(), &s).unwrap();
     let shown = c.to_toml();
-    assert!(!shown.contains("very-secret-x") && !shown.contains(KEY), "{shown}");
+    assert!(
+        !shown.contains("very-secret-x") && !shown.contains(KEY),
+        "{shown}"
+    );
     assert!(shown.contains("client_secret = \"********\""), "{shown}");
     assert!(shown.contains("client_id = \"me\""), "{shown}");
     // It reads back (as the file layer) to the same settings.
     let again = resolve(
         &Flags::default(),
-        &sources(&[(CALLBACK_KEY_ENV, KEY)], Some(&shown.replace("********", "s"))),
+        &sources(
+            &[(CALLBACK_KEY_ENV, KEY)],
+            Some(&shown.replace("********", "s")),
+        ),
     )
     .unwrap();
     assert_eq!(again.job_types, c.job_types);

@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
 
 /// Jobs received from the gateway, by `job_type`.
 pub const JOBS_ACTIVATED: &str = "apsis_worker_jobs_activated_total";
@@ -36,24 +38,42 @@ pub const GATEWAY_ERRORS: &str = "apsis_worker_gateway_errors_total";
 pub const HISTOGRAM_BUCKETS: &[(&str, &[f64])] = &[
     (
         INVOCATION_SECONDS,
-        &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+        &[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ],
     ),
     (
         JOB_SECONDS,
-        &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0],
+        &[
+            0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0,
+        ],
     ),
 ];
 
 /// Names and help texts, for the exporter.
 pub fn describe() {
     describe_counter!(JOBS_ACTIVATED, "Jobs received from the gateway");
-    describe_counter!(JOBS_COMPLETED, "Jobs completed by the worker (receive-task mode)");
+    describe_counter!(
+        JOBS_COMPLETED,
+        "Jobs completed by the worker (receive-task mode)"
+    );
     describe_counter!(JOBS_HELD, "Jobs handed to callback-ack (hold mode)");
     describe_counter!(JOBS_FAILED, "Jobs failed by the worker, by reason");
     describe_gauge!(JOBS_IN_FLIGHT, "Jobs being worked on");
-    describe_gauge!(JOBS_AWAITING_CALLBACK, "Hold-mode jobs waiting for a callback");
-    describe_histogram!(INVOCATION_SECONDS, Unit::Seconds, "Function call POST to answer");
-    describe_histogram!(JOB_SECONDS, Unit::Seconds, "Activation to the worker's last call");
+    describe_gauge!(
+        JOBS_AWAITING_CALLBACK,
+        "Hold-mode jobs waiting for a callback"
+    );
+    describe_histogram!(
+        INVOCATION_SECONDS,
+        Unit::Seconds,
+        "Function call POST to answer"
+    );
+    describe_histogram!(
+        JOB_SECONDS,
+        Unit::Seconds,
+        "Activation to the worker's last call"
+    );
     describe_counter!(GATEWAY_ERRORS, "Gateway calls that failed");
 }
 

@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn each_payload_gives_its_body_and_content_type() {
         let vars = json!({"pan": "a b.tif", "n": 3});
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
             (
                 &[("function", "otbcli"), ("cmdline", "otbcli_X -in {{pan}}")],
                 r#"{"argv":["otbcli_X","-in","a b.tif"]}"#,

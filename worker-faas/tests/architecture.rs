@@ -133,7 +133,10 @@ fn the_pure_modules_read_no_clock() {
             }
         }
     }
-    assert!(scanned >= PURE.len(), "every pure module was read ({scanned} files)");
+    assert!(
+        scanned >= PURE.len(),
+        "every pure module was read ({scanned} files)"
+    );
     assert!(
         offenders.is_empty(),
         "Expected no clock, randomness or I/O in the pure modules, but found: {offenders:?}"

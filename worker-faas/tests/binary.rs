@@ -32,7 +32,10 @@ fn print_config_masks_secrets_and_a_bad_setting_exits_2_with_a_sentence() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains(KEY) && !text.contains("hunter2"), "{text}");
     assert!(text.contains("max_jobs_in_flight = 7"), "{text}");
-    assert!(text.contains("address = \"grpcs://gw.example:443\""), "{text}");
+    assert!(
+        text.contains("address = \"grpcs://gw.example:443\""),
+        "{text}"
+    );
 
     let out = worker()
         .env("APSIS_CALLBACK_KEY", KEY)
@@ -80,7 +83,12 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
         .env("APSIS_CALLBACK_KEY", KEY)
         .env("ZEEBE_ADDRESS", engine.url())
         .env("APSIS_WORKER_LISTEN_ADDRESS", "127.0.0.1:0")
-        .args(["--openfaas-url", &fake.url, "--listen-address", "127.0.0.1:0"])
+        .args([
+            "--openfaas-url",
+            &fake.url,
+            "--listen-address",
+            "127.0.0.1:0",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -111,7 +119,9 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
             }
         }
     };
-    let starting = next("a starting line", &|v| v["message"] == "apsis-worker-faas starting");
+    let starting = next("a starting line", &|v| {
+        v["message"] == "apsis-worker-faas starting"
+    });
     let listen = starting["listen_address"].as_str().unwrap().to_owned();
 
     rt.block_on(engine.create("slow", json!({"i": 1})));
@@ -129,7 +139,11 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
     assert!(span["job_key"].as_i64().is_some() && span["process_instance_key"].as_i64().is_some());
     let recorded = fake.recorded();
     assert_eq!(recorded.len(), 1);
-    assert_eq!(span["call_id"], recorded[0].headers["x-call-id"].as_str(), "{held}");
+    assert_eq!(
+        span["call_id"],
+        recorded[0].headers["x-call-id"].as_str(),
+        "{held}"
+    );
 
     assert_eq!(get(&format!("http://{listen}/health")).0, 200);
     assert_eq!(get(&format!("http://{listen}/ready")).0, 200);
@@ -159,5 +173,7 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    next("a stopped line", &|v| v["message"] == "apsis-worker-faas stopped");
+    next("a stopped line", &|v| {
+        v["message"] == "apsis-worker-faas stopped"
+    });
 }

@@ -25,8 +25,14 @@ async fn worker(engine: &Engine, fake: &FakeGateway, env: &[(&str, &str)]) -> Ha
         ("ZEEBE_ADDRESS".to_owned(), engine.url()),
         ("APSIS_WORKER_OPENFAAS_URL".to_owned(), fake.url.clone()),
         // Short, so that a hold-mode job whose timeout were not extended would visibly come back.
-        ("APSIS_WORKER_ACTIVATION_TIMEOUT_MS".to_owned(), "1000".to_owned()),
-        ("APSIS_WORKER_POLL_REQUEST_TIMEOUT_MS".to_owned(), "1000".to_owned()),
+        (
+            "APSIS_WORKER_ACTIVATION_TIMEOUT_MS".to_owned(),
+            "1000".to_owned(),
+        ),
+        (
+            "APSIS_WORKER_POLL_REQUEST_TIMEOUT_MS".to_owned(),
+            "1000".to_owned(),
+        ),
     ];
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let sources = Sources {
@@ -88,7 +94,10 @@ async fn receive_task_mode_posts_the_argv_and_completes_the_job_with_the_call_id
                         "/out/run 1; rm -rf //ortho.tif"]})
     );
     let call_id = r.headers["x-call-id"].clone();
-    assert_eq!(uuid::Uuid::parse_str(&call_id).unwrap().get_version_num(), 4);
+    assert_eq!(
+        uuid::Uuid::parse_str(&call_id).unwrap().get_version_num(),
+        4
+    );
     let c = claims(&r, &format!("{}/function/callback-ack", fake.url));
     assert_eq!(c.call_id, call_id);
     assert!(c.job_key > 0);
@@ -110,7 +119,11 @@ async fn receive_task_mode_posts_the_argv_and_completes_the_job_with_the_call_id
         })
         .await
         .unwrap();
-    let done = run.await.unwrap().expect("the instance completes").into_inner();
+    let done = run
+        .await
+        .unwrap()
+        .expect("the instance completes")
+        .into_inner();
     let vars: Value = serde_json::from_str(&done.variables).unwrap();
     assert_eq!(vars["ortho"]["callId"], json!(call_id));
     assert!(engine.incidents().await.is_empty());
@@ -133,7 +146,10 @@ async fn hold_mode_keeps_the_job_past_its_activation_timeout_then_fails_it_at_th
         "Expected a callback from function 'sleepy' within PT2S, but none arrived"
     );
     assert_eq!(incident["processInstanceKey"], instance);
-    assert!(took >= Duration::from_secs(2), "failed at the 2 s deadline, not before: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "failed at the 2 s deadline, not before: {took:?}"
+    );
     // Activation timeout 1 s, deadline 2 s: had UpdateJobTimeout not worked, the job would have come back and
     // been called again. One call, and its token names the job.
     let recorded = fake.recorded();
@@ -143,7 +159,10 @@ async fn hold_mode_keeps_the_job_past_its_activation_timeout_then_fails_it_at_th
     assert_eq!(incident["jobKey"], c.job_key);
     assert_eq!(c.mode.as_str(), "hold");
     // Neither cmdline nor body: the job's variables.
-    assert_eq!(serde_json::from_str::<Value>(&recorded[0].body).unwrap(), json!({"x": 1}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&recorded[0].body).unwrap(),
+        json!({"x": 1})
+    );
     assert_eq!(handle.awaiting_callback(), 0);
     handle.shutdown(Duration::from_secs(5)).await;
 }
@@ -168,8 +187,13 @@ async fn a_5xx_is_retried_then_the_job_fails_with_retries_minus_one() {
     assert_eq!(recorded.len(), 6, "{recorded:?}");
     assert_eq!(recorded[0].body, r#"{"n": 7}"#);
     assert_eq!(recorded[0].headers["content-type"], "application/json");
-    let calls: std::collections::BTreeSet<_> = recorded.iter().map(|r| &r.headers["x-call-id"]).collect();
-    assert_eq!(calls.len(), 2, "one call id per job attempt, kept across its retries");
+    let calls: std::collections::BTreeSet<_> =
+        recorded.iter().map(|r| &r.headers["x-call-id"]).collect();
+    assert_eq!(
+        calls.len(),
+        2,
+        "one call id per job attempt, kept across its retries"
+    );
     handle.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -177,7 +201,10 @@ async fn a_5xx_is_retried_then_the_job_fails_with_retries_minus_one() {
 async fn a_4xx_fails_the_job_at_once_with_the_gateways_answer() {
     let engine = Engine::start();
     let fake = FakeGateway::start().await;
-    fake.script("missing", vec![Answer(404, "function not found", Duration::ZERO)]);
+    fake.script(
+        "missing",
+        vec![Answer(404, "function not found", Duration::ZERO)],
+    );
     engine.deploy("missing.bpmn").await;
     let handle = worker(&engine, &fake, &[]).await;
     engine.create("missing", json!({})).await;

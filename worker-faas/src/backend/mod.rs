@@ -58,7 +58,11 @@ impl Backends {
         policy: &crate::outcome::Policy,
     ) -> Result<Backends, crate::Error> {
         Ok(Backends {
-            openfaas: Arc::new(openfaas::OpenFaas::new("openfaas", openfaas_url, policy.clone())?),
+            openfaas: Arc::new(openfaas::OpenFaas::new(
+                "openfaas",
+                openfaas_url,
+                policy.clone(),
+            )?),
             local: Arc::new(openfaas::OpenFaas::new("local", local_url, policy.clone())?),
             kubernetes: None,
         })

@@ -96,7 +96,13 @@ impl OpenFaas {
                     return Invoked::Accepted;
                 }
                 InvocationDecision::RetryAfter(pause) => {
-                    warn!(backend = self.name, attempt, ?result, ?pause, "function call not accepted; retrying");
+                    warn!(
+                        backend = self.name,
+                        attempt,
+                        ?result,
+                        ?pause,
+                        "function call not accepted; retrying"
+                    );
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }

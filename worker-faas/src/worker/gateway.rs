@@ -55,7 +55,6 @@ impl Shared {
         };
         self.send(Command::UpdateJobTimeout, || {
             let mut client = self.client.clone();
-            let request = request;
             async move { client.update_job_timeout(request).await.map(|_| ()) }
         })
         .await
@@ -77,7 +76,10 @@ impl Shared {
                 Settlement::Failed => {}
                 settled => {
                     if settled == Settlement::AlreadyDone {
-                        debug!(command = name, "job already gone: an earlier decision acted");
+                        debug!(
+                            command = name,
+                            "job already gone: an earlier decision acted"
+                        );
                     }
                     return settled;
                 }

@@ -108,7 +108,9 @@ async fn handle(shared: &Arc<Shared>, job: &pb::ActivatedJob, received: Instant)
     };
     match backend.invoke(&request).await {
         Invoked::Accepted => {}
-        Invoked::Failed(fail) => return fail_job(shared, &fail, &task.function, "invocation").await,
+        Invoked::Failed(fail) => {
+            return fail_job(shared, &fail, &task.function, "invocation").await
+        }
     }
     match outcome::on_accepted(&task, job.key, &call_id, request.timeout) {
         AcceptedDecision::Complete(complete) => {
@@ -156,7 +158,7 @@ fn hold(shared: &Arc<Shared>, job: &pb::ActivatedJob, task: &Task, timeout: Dura
         job.key,
         job.retries,
         &task.function,
-        &task.timeout,
+        task.timeout,
         &shared.options.policy,
     );
     let function = task.function.clone();
@@ -174,7 +176,9 @@ fn hold(shared: &Arc<Shared>, job: &pb::ActivatedJob, task: &Task, timeout: Dura
                 metrics::failed(&function, "deadline");
                 warn!(error = %fail.error_message, "no callback by the deadline; job failed");
             }
-            Settlement::AlreadyDone => info!("deadline passed; callback-ack had already settled the job"),
+            Settlement::AlreadyDone => {
+                info!("deadline passed; callback-ack had already settled the job")
+            }
             Settlement::Failed => {}
         }
     }

@@ -124,8 +124,14 @@ impl Service {
         });
         let mut loops = Vec::new();
         for job_type in &shared.options.job_types {
-            loops.push(tokio::spawn(activate::stream(shared.clone(), job_type.clone())));
-            loops.push(tokio::spawn(activate::poll(shared.clone(), job_type.clone())));
+            loops.push(tokio::spawn(activate::stream(
+                shared.clone(),
+                job_type.clone(),
+            )));
+            loops.push(tokio::spawn(activate::poll(
+                shared.clone(),
+                job_type.clone(),
+            )));
         }
         info!(
             job_types = ?shared.options.job_types,

@@ -97,7 +97,9 @@ impl Engine {
                 }
             }
         });
-        let ready = rx.recv_timeout(WAIT).expect("the engine logs that it is ready");
+        let ready = rx
+            .recv_timeout(WAIT)
+            .expect("the engine logs that it is ready");
         let addr = |f: &str| -> SocketAddr { ready[f].as_str().unwrap().parse().unwrap() };
         Engine {
             gateway: addr("gateway_address"),
@@ -121,7 +123,9 @@ impl Engine {
 
     /// Deploys `tests/fixtures/<name>`.
     pub async fn deploy(&self, name: &str) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
         let content = std::fs::read(&path).unwrap();
         self.client()
             .await
@@ -155,7 +159,11 @@ impl Engine {
     pub async fn incidents(&self) -> Vec<Value> {
         let url = format!("http://{}/incidents", self.monitoring);
         let text = reqwest::get(url).await.unwrap().text().await.unwrap();
-        serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// Waits for the first open incident.
@@ -237,7 +245,11 @@ impl FakeGateway {
             if r.len() >= n {
                 return r;
             }
-            assert!(Instant::now() < deadline, "{n} requests within {WAIT:?}, got {}", r.len());
+            assert!(
+                Instant::now() < deadline,
+                "{n} requests within {WAIT:?}, got {}",
+                r.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -264,7 +276,10 @@ async fn invoke(
         let mut script = state.script.lock().unwrap();
         match script.get_mut(&function) {
             Some(q) if q.len() > 1 => q.pop_front().unwrap(),
-            Some(q) => q.front().cloned().unwrap_or(Answer(202, "", Duration::ZERO)),
+            Some(q) => q
+                .front()
+                .cloned()
+                .unwrap_or(Answer(202, "", Duration::ZERO)),
             None => Answer(202, "", Duration::ZERO),
         }
     };

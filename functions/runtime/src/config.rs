@@ -18,7 +18,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::duration::parse_go_duration;
-use crate::{definitions, Error, Options, DEFAULT_MAX_ASYNC_BODY, DEFAULT_MAX_SYNC_BODY, DEFAULT_NAMESPACE};
+use crate::{
+    definitions, Error, Options, DEFAULT_MAX_ASYNC_BODY, DEFAULT_MAX_SYNC_BODY, DEFAULT_NAMESPACE,
+};
 
 /// The binary's flags (each also read from its `APSIS_*` variable).
 #[derive(Debug, Clone, Parser)]
@@ -55,7 +57,8 @@ pub struct Flags {
 }
 
 fn grace(text: &str) -> Result<Duration, String> {
-    parse_go_duration(text).ok_or_else(|| format!("Expected a Go duration such as 30s or 1m, but found '{text}'"))
+    parse_go_duration(text)
+        .ok_or_else(|| format!("Expected a Go duration such as 30s or 1m, but found '{text}'"))
 }
 
 impl Flags {
@@ -116,8 +119,11 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_naming_them() {
-        let e = Flags::try_parse_from(["x", "--functions", "f", "--shutdown-grace", "soon"]).unwrap_err();
+        let e = Flags::try_parse_from(["x", "--functions", "f", "--shutdown-grace", "soon"])
+            .unwrap_err();
         assert!(e.to_string().contains("'soon'"), "{e}");
-        assert!(Flags::try_parse_from(["x", "--functions", "f", "--address", "localhost"]).is_err());
+        assert!(
+            Flags::try_parse_from(["x", "--functions", "f", "--address", "localhost"]).is_err()
+        );
     }
 }

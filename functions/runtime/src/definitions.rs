@@ -229,7 +229,9 @@ impl<'a> Field<'a> {
                 .iter()
                 .map(|item| self.scalar(field, item))
                 .collect::<Result<_, _>>()?,
-            other => return Err(self.invalid(field, "an argv list or a command line", show(other))),
+            other => {
+                return Err(self.invalid(field, "an argv list or a command line", show(other)))
+            }
         };
         if argv.first().is_none_or(|program| program.is_empty()) {
             return Err(self.invalid(field, "a non-empty program", show(value)));

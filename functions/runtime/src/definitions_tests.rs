@@ -60,9 +60,13 @@ fn of_watchdog_fprocess_string_is_split_into_words_without_a_shell() {
 #[test]
 fn errors_name_the_file_the_function_and_the_field() {
     let e = parse_err("functions:\n  a:\n    image: x\n");
-    assert!(e.contains("stack.yml") && e.contains("'a'") && e.contains("fprocess"), "{e}");
+    assert!(
+        e.contains("stack.yml") && e.contains("'a'") && e.contains("fprocess"),
+        "{e}"
+    );
 
-    let e = parse_err("functions:\n  a:\n    x-apsis-local: {fprocess: [x], exec_timeout: 2 hours}\n");
+    let e =
+        parse_err("functions:\n  a:\n    x-apsis-local: {fprocess: [x], exec_timeout: 2 hours}\n");
     assert_eq!(
         e,
         "Expected field 'x-apsis-local.exec_timeout' of function 'a' in stack.yml to be a Go duration \
@@ -70,7 +74,10 @@ fn errors_name_the_file_the_function_and_the_field() {
     );
 
     let e = parse_err("functions:\n  a:\n    environment: {fprocess: x, max_inflight: many}\n");
-    assert!(e.contains("'environment.max_inflight'") && e.contains("'many'"), "{e}");
+    assert!(
+        e.contains("'environment.max_inflight'") && e.contains("'many'"),
+        "{e}"
+    );
 
     let e = parse_err("functions:\n  a:\n    environment: {fprocess: \"sh -c 'rm -rf /'\"}\n");
     assert!(e.contains("no shell"), "{e}");

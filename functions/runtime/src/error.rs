@@ -18,7 +18,9 @@ pub enum Error {
         #[source]
         source: serde_norway::Error,
     },
-    #[error("Expected {path} to define at least one function under `functions:`, but it defines none")]
+    #[error(
+        "Expected {path} to define at least one function under `functions:`, but it defines none"
+    )]
     NoFunctions { path: PathBuf },
     #[error(
         "Expected field '{field}' of function '{function}' in {path} to be {expected}, but found {found}"

@@ -96,7 +96,10 @@ async fn sync(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
         Err(_) => {
             return text(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Expected a request body of at most {} bytes, but it is larger", gateway.max_sync_body),
+                format!(
+                    "Expected a request body of at most {} bytes, but it is larger",
+                    gateway.max_sync_body
+                ),
             )
         }
     };
@@ -106,7 +109,9 @@ async fn sync(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
         headers,
         body,
     };
-    let (outcome, took) = function.invoke(&gateway.client, invocation, "sync", &slot).await;
+    let (outcome, took) = function
+        .invoke(&gateway.client, invocation, "sync", &slot)
+        .await;
     drop(slot);
     let status = outcome.status();
     info!(function = called_as, call_id = %stamp.call_id, status = status.as_u16(),
@@ -123,7 +128,11 @@ async fn sync(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
             format!("Expected function '{called_as}' to answer within its exec_timeout of {limit:?}, but it did not"),
         ),
     };
-    set(response.headers_mut(), DURATION_SECONDS, format!("{:.6}", took.as_secs_f64()));
+    set(
+        response.headers_mut(),
+        DURATION_SECONDS,
+        format!("{:.6}", took.as_secs_f64()),
+    );
     stamp.onto(response)
 }
 
@@ -142,7 +151,9 @@ async fn asynchronous(State(gateway): State<Arc<Gateway>>, request: Request) -> 
         Some(Err(found)) => {
             return text(
                 StatusCode::BAD_REQUEST,
-                format!("Expected X-Callback-Url to be an absolute http(s) URL, but found '{found}'"),
+                format!(
+                    "Expected X-Callback-Url to be an absolute http(s) URL, but found '{found}'"
+                ),
             )
         }
     };
@@ -150,7 +161,10 @@ async fn asynchronous(State(gateway): State<Arc<Gateway>>, request: Request) -> 
     let Ok(body) = to_bytes(body, gateway.max_async_body).await else {
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Expected an asynchronous request body of at most {} bytes, but it is larger", gateway.max_async_body),
+            format!(
+                "Expected an asynchronous request body of at most {} bytes, but it is larger",
+                gateway.max_async_body
+            ),
         );
     };
     let stamp = Stamp::on(&mut headers);
@@ -168,7 +182,10 @@ async fn asynchronous(State(gateway): State<Arc<Gateway>>, request: Request) -> 
         },
     };
     if entry.queue.push(job).is_err() {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "Expected to queue the call, but the runtime is stopping".into());
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Expected to queue the call, but the runtime is stopping".into(),
+        );
     }
     info!(function = called_as, call_id = %stamp.call_id, "async call accepted");
     stamp.onto(StatusCode::ACCEPTED.into_response())
@@ -176,8 +193,15 @@ async fn asynchronous(State(gateway): State<Arc<Gateway>>, request: Request) -> 
 
 async fn metrics_page(State(gateway): State<Arc<Gateway>>) -> Response {
     match &gateway.metrics {
-        Some(render) => ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], render.render()).into_response(),
-        None => text(StatusCode::NOT_FOUND, "Expected a metrics recorder, but none is installed".into()),
+        Some(render) => (
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            render.render(),
+        )
+            .into_response(),
+        None => text(
+            StatusCode::NOT_FOUND,
+            "Expected a metrics recorder, but none is installed".into(),
+        ),
     }
 }
 
@@ -191,7 +215,10 @@ struct Stamp {
 impl Stamp {
     /// Reads the client's `X-Call-Id` or makes one (a UUID), and stamps both headers on the request.
     fn on(headers: &mut HeaderMap) -> Stamp {
-        let sent = headers.get(CALL_ID).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
+        let sent = headers
+            .get(CALL_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
         let (call_id, generated) = match sent {
             Some(id) => (id.to_string(), false),
             None => (uuid::Uuid::new_v4().to_string(), true),
@@ -203,7 +230,11 @@ impl Stamp {
             .to_string();
         set(headers, CALL_ID, call_id.clone());
         set(headers, START_TIME, start_ns.clone());
-        Stamp { call_id, generated, start_ns }
+        Stamp {
+            call_id,
+            generated,
+            start_ns,
+        }
     }
 
     /// `X-Call-Id` only when generated (a client's own is not echoed), `X-Start-Time`, `X-Served-By`.
@@ -219,7 +250,9 @@ impl Stamp {
 }
 
 fn callback_url(value: &HeaderValue) -> Result<Url, String> {
-    let text = value.to_str().map_err(|_| String::from_utf8_lossy(value.as_bytes()).into_owned())?;
+    let text = value
+        .to_str()
+        .map_err(|_| String::from_utf8_lossy(value.as_bytes()).into_owned())?;
     match Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
         _ => Err(text.to_string()),
@@ -268,7 +301,10 @@ mod tests {
     fn splits_the_function_name_from_its_path() {
         assert_eq!(split("/function/echo", "/function/"), Some(("echo", "")));
         assert_eq!(split("/function/echo/", "/function/"), Some(("echo", "/")));
-        assert_eq!(split("/function/echo/a/b", "/function/"), Some(("echo", "/a/b")));
+        assert_eq!(
+            split("/function/echo/a/b", "/function/"),
+            Some(("echo", "/a/b"))
+        );
         assert_eq!(with_query("", Some("x=1")), "/?x=1");
         assert_eq!(with_query("/a", None), "/a");
     }

@@ -85,7 +85,11 @@ impl Function {
     pub(crate) fn try_slot(&self) -> Option<Slot> {
         match &self.limiter {
             None => Some(Slot { _permit: None }),
-            Some(limiter) => limiter.clone().try_acquire_owned().ok().map(|p| Slot { _permit: Some(p) }),
+            Some(limiter) => limiter
+                .clone()
+                .try_acquire_owned()
+                .ok()
+                .map(|p| Slot { _permit: Some(p) }),
         }
     }
 
@@ -157,12 +161,20 @@ async fn forward(client: &reqwest::Client, address: SocketAddr, invocation: Invo
         .await;
     let response = match sent {
         Ok(response) => response,
-        Err(e) => return Outcome::Unreachable(format!("Expected to reach the function at {address}, but {e}")),
+        Err(e) => {
+            return Outcome::Unreachable(format!(
+                "Expected to reach the function at {address}, but {e}"
+            ))
+        }
     };
     let status = response.status();
     let headers = without_hop_by_hop(response.headers());
     match response.bytes().await {
-        Ok(body) => Outcome::Answered { status, headers, body },
+        Ok(body) => Outcome::Answered {
+            status,
+            headers,
+            body,
+        },
         Err(e) => Outcome::Unreachable(format!(
             "Expected to read the function's answer from {address}, but {e}"
         )),

@@ -140,15 +140,20 @@ impl Service {
             .map_err(|source| Error::HttpClient { source })?;
         let (stop_serving, serving) = watch::channel(false);
         let (stop_processes, processes) = watch::channel(false);
-        let (mut functions, mut queues, mut supervisors) = (BTreeMap::new(), Vec::new(), Vec::new());
+        let (mut functions, mut queues, mut supervisors) =
+            (BTreeMap::new(), Vec::new(), Vec::new());
         let mut upstreams = BTreeMap::new();
         for spec in options.functions {
             let spec = Arc::new(spec);
             let (upstream, supervisor) = process::supervise(spec.clone(), processes.clone());
             upstreams.insert(spec.name.clone(), upstream.clone());
             let function = Arc::new(invoke::Function::new(spec.clone(), upstream));
-            let (queue, worker) =
-                queue::start(function.clone(), client.clone(), serving.clone(), options.shutdown_grace);
+            let (queue, worker) = queue::start(
+                function.clone(),
+                client.clone(),
+                serving.clone(),
+                options.shutdown_grace,
+            );
             functions.insert(spec.name.clone(), gateway::Entry { function, queue });
             queues.push(worker);
             supervisors.push(supervisor);
@@ -222,7 +227,11 @@ impl Handle {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Ok(()),
             Err(_) => {
-                warn!(function = "", call_id = "", "Expected synchronous calls to end within the shutdown grace, but some did not");
+                warn!(
+                    function = "",
+                    call_id = "",
+                    "Expected synchronous calls to end within the shutdown grace, but some did not"
+                );
                 Ok(())
             }
         };
@@ -230,7 +239,11 @@ impl Handle {
         for supervisor in self.supervisors {
             let _ = supervisor.await;
         }
-        info!(function = "", call_id = "", "local function runtime stopped");
+        info!(
+            function = "",
+            call_id = "",
+            "local function runtime stopped"
+        );
         served
     }
 }

@@ -30,7 +30,10 @@ pub const INVOCATION_BUCKETS: &[f64] = &[
 
 /// Registers the descriptions (shown as `# HELP` lines).
 pub fn describe() {
-    describe_counter!(INVOCATIONS, "Invocations finished, by function, mode and status");
+    describe_counter!(
+        INVOCATIONS,
+        "Invocations finished, by function, mode and status"
+    );
     describe_histogram!(
         INVOCATION_SECONDS,
         metrics::Unit::Seconds,

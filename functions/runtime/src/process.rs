@@ -56,7 +56,11 @@ pub(crate) fn supervise(
     (receiver, task)
 }
 
-async fn run(spec: Arc<FunctionSpec>, state: watch::Sender<Upstream>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    spec: Arc<FunctionSpec>,
+    state: watch::Sender<Upstream>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         state.send_replace(Upstream::Starting);
@@ -98,7 +102,9 @@ async fn run_once(
     };
     let mut child = match command(spec, address).spawn() {
         Ok(child) => child,
-        Err(e) => return Ended::Stopped(format!("could not be started as {:?}: {e}", spec.argv[0])),
+        Err(e) => {
+            return Ended::Stopped(format!("could not be started as {:?}: {e}", spec.argv[0]))
+        }
     };
     let pid = child.id().unwrap_or_default();
     // Held, never written: the process sees EOF on stdin once the runtime is gone.
@@ -175,7 +181,10 @@ async fn accepting(address: SocketAddr, within: Duration) -> bool {
 /// SIGTERM to the group, SIGKILL after [`STOP_GRACE`].
 async fn stop_process(child: &mut Child, pid: u32) {
     kill_group(pid, rustix::process::Signal::TERM);
-    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         kill_group(pid, rustix::process::Signal::KILL);
         let _ = child.wait().await;
     }
@@ -184,12 +193,19 @@ async fn stop_process(child: &mut Child, pid: u32) {
 
 /// Signals the process group led by `pid` (the function and anything it started); a gone group is not an error.
 fn kill_group(pid: u32, signal: rustix::process::Signal) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process_group(pid, signal);
     }
 }
 
-fn relay_output(function: &str, stream: Option<impl AsyncRead + Unpin + Send + 'static>, name: &'static str) {
+fn relay_output(
+    function: &str,
+    stream: Option<impl AsyncRead + Unpin + Send + 'static>,
+    name: &'static str,
+) {
     let Some(stream) = stream else { return };
     let function = function.to_string();
     tokio::spawn(async move {

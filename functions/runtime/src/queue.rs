@@ -45,16 +45,23 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    /// Queues `job`; gives it back when the queue has stopped (the runtime is shutting down).
-    pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
+    /// Queues `job`; `Err` when the queue has stopped (the runtime is shutting down).
+    pub(crate) fn push(&self, job: Job) -> Result<(), Stopped> {
         self.function.queued.fetch_add(1, Ordering::Relaxed);
-        metrics::queue_depth(&self.function.spec.name, self.function.queued.load(Ordering::Relaxed));
-        self.sender.send(job).map_err(|e| {
+        metrics::queue_depth(
+            &self.function.spec.name,
+            self.function.queued.load(Ordering::Relaxed),
+        );
+        self.sender.send(job).map_err(|_| {
             self.function.queued.fetch_sub(1, Ordering::Relaxed);
-            e.0
+            Stopped
         })
     }
 }
+
+/// The queue takes no more calls.
+#[derive(Debug)]
+pub(crate) struct Stopped;
 
 /// Starts the queue-worker of `function`; it stops taking calls when `stop` turns true and ends within `grace`.
 pub(crate) fn start(
@@ -108,7 +115,9 @@ async fn work(
     while let Ok(job) = receiver.try_recv() {
         running.spawn(cancel(function.clone(), client.clone(), job));
     }
-    let drained = tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} });
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    });
     if drained.await.is_err() {
         warn!(function = %function.spec.name, call_id = "", abandoned = running.len(),
             "Expected the running calls to end within the shutdown grace of {grace:?}, but some did not; abandoning them");
@@ -132,9 +141,21 @@ async fn cancel(function: Arc<Function>, client: reqwest::Client, job: Job) {
 async fn finish(client: &reqwest::Client, call: &Call, outcome: Outcome, duration: Duration) {
     let (function, call_id) = (call.called_as.as_str(), call.call_id.as_str());
     let status = outcome.status().as_u16();
-    info!(function, call_id, status, duration_seconds = duration.as_secs_f64(), "async call ended");
+    info!(
+        function,
+        call_id,
+        status,
+        duration_seconds = duration.as_secs_f64(),
+        "async call ended"
+    );
     if let Some(url) = &call.callback {
-        let report = Report { url, call_id, function, outcome, duration };
+        let report = Report {
+            url,
+            call_id,
+            function,
+            outcome,
+            duration,
+        };
         callback::deliver(client, report).await;
     }
 }

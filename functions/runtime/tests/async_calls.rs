@@ -7,7 +7,12 @@ use std::time::Duration;
 use common::*;
 use http::StatusCode;
 
-async fn post_async(base: &str, path: &str, callback: &str, call_id: Option<&str>) -> reqwest::Response {
+async fn post_async(
+    base: &str,
+    path: &str,
+    callback: &str,
+    call_id: Option<&str>,
+) -> reqwest::Response {
     let mut request = client()
         .post(format!("{base}/async-function/{path}"))
         .header("x-callback-url", callback)
@@ -27,11 +32,16 @@ async fn accepted_with_202_then_called_back_with_the_queue_workers_headers() {
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     let call_id = header(accepted.headers(), "x-call-id").to_string();
     assert_eq!(call_id.len(), 36, "generated when the client sent none");
-    assert!(header(accepted.headers(), "x-start-time").parse::<u128>().is_ok());
+    assert!(header(accepted.headers(), "x-start-time")
+        .parse::<u128>()
+        .is_ok());
     assert_eq!(accepted.text().await.unwrap(), "");
 
     let callback = receiver.next().await;
-    assert_eq!(callback.body, "input /data/in/PAN.TIF", "the function's raw body");
+    assert_eq!(
+        callback.body, "input /data/in/PAN.TIF",
+        "the function's raw body"
+    );
     assert_eq!(callback.header("x-call-id"), call_id);
     assert_eq!(callback.header("x-function-status"), "200");
     assert_eq!(callback.header("x-function-name"), "echo");
@@ -41,7 +51,10 @@ async fn accepted_with_202_then_called_back_with_the_queue_workers_headers() {
     assert_eq!(callback.header("x-echo-path"), "/step?n=1");
     assert_eq!(callback.header("x-echo-call-id"), call_id);
     assert_eq!(callback.header("content-type"), "text/plain");
-    assert!(receiver.quiet_for(Duration::from_millis(300)).await, "one callback per call");
+    assert!(
+        receiver.quiet_for(Duration::from_millis(300)).await,
+        "one callback per call"
+    );
     rt.handle.shutdown().await.unwrap();
 }
 
@@ -78,7 +91,10 @@ async fn failures_timeouts_and_unreachable_functions_are_reported_in_the_callbac
     assert_eq!(down.header("x-call-id"), "down");
     assert_eq!(down.header("x-function-status"), "503");
     assert_eq!(down.header("x-function-name"), "broken");
-    assert!(down.body.is_empty(), "an unreachable function calls back with an empty body");
+    assert!(
+        down.body.is_empty(),
+        "an unreachable function calls back with an empty body"
+    );
     rt.handle.shutdown().await.unwrap();
 }
 
@@ -96,7 +112,11 @@ async fn bad_callback_urls_unknown_functions_and_large_bodies_are_refused() {
 
     let url = format!("{}/async-function/echo", rt.base);
     let over = c.post(&url).body(vec![b'x'; 256_001]).send().await.unwrap();
-    assert_eq!(over.status(), StatusCode::INTERNAL_SERVER_ERROR, "OpenFaaS CE answers 500 over its limit");
+    assert_eq!(
+        over.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "OpenFaaS CE answers 500 over its limit"
+    );
     let at_limit = c
         .post(&url)
         .header("x-callback-url", &receiver.url)
@@ -108,7 +128,11 @@ async fn bad_callback_urls_unknown_functions_and_large_bodies_are_refused() {
     assert_eq!(receiver.next().await.body.len(), 256_000);
 
     let get = c.get(&url).send().await.unwrap();
-    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED, "asynchronous calls are POST only");
+    assert_eq!(
+        get.status(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "asynchronous calls are POST only"
+    );
     rt.handle.shutdown().await.unwrap();
 }
 
@@ -123,7 +147,11 @@ async fn the_queue_waits_for_a_slot_instead_of_answering_429() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let callback = receiver.next().await;
-        assert_eq!(callback.header("x-function-status"), "200", "max_inflight 1 queues, never 429");
+        assert_eq!(
+            callback.header("x-function-status"),
+            "200",
+            "max_inflight 1 queues, never 429"
+        );
         ids.push(callback.header("x-call-id").to_string());
     }
     assert_eq!(ids, ["q1", "q2", "q3"], "one at a time, in order");
@@ -140,6 +168,9 @@ async fn a_failed_callback_is_retried() {
     assert_eq!(first.header("x-call-id"), "retried");
     assert_eq!(second.header("x-call-id"), "retried");
     assert_eq!(second.body, first.body);
-    assert!(receiver.quiet_for(Duration::from_millis(1500)).await, "no retry after a 200");
+    assert!(
+        receiver.quiet_for(Duration::from_millis(1500)).await,
+        "no retry after a 200"
+    );
     rt.handle.shutdown().await.unwrap();
 }

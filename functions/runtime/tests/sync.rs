@@ -22,17 +22,36 @@ async fn forwards_method_path_query_headers_and_body_and_returns_the_answer() {
     let h = response.headers().clone();
     assert_eq!(header(&h, "x-echo-path"), "/a/b?x=1&y=2");
     assert_eq!(header(&h, "x-echo-method"), "PUT");
-    assert_eq!(header(&h, "x-echo-env"), "hello", "the function's environment reaches its process");
+    assert_eq!(
+        header(&h, "x-echo-env"),
+        "hello",
+        "the function's environment reaches its process"
+    );
     assert_eq!(header(&h, "content-type"), "application/json");
     assert!(header(&h, "x-echo-header-names").contains("x-custom"));
     let generated = header(&h, "x-call-id");
-    assert_eq!(generated.len(), 36, "a generated call id is returned: {h:?}");
-    assert_eq!(header(&h, "x-echo-call-id"), generated, "and passed to the function");
+    assert_eq!(
+        generated.len(),
+        36,
+        "a generated call id is returned: {h:?}"
+    );
+    assert_eq!(
+        header(&h, "x-echo-call-id"),
+        generated,
+        "and passed to the function"
+    );
     assert!(header(&h, "x-start-time").parse::<u128>().is_ok());
     assert!(header(&h, "x-duration-seconds").parse::<f64>().is_ok());
-    assert_eq!(response.text().await.unwrap(), r#"{"pan": "/data/PAN.TIF"}"#);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"pan": "/data/PAN.TIF"}"#
+    );
 
-    let root = client().get(format!("{}/function/echo", rt.base)).send().await.unwrap();
+    let root = client()
+        .get(format!("{}/function/echo", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(header(root.headers(), "x-echo-path"), "/");
     rt.handle.shutdown().await.unwrap();
 }
@@ -48,7 +67,10 @@ async fn a_clients_own_call_id_is_used_and_not_echoed() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("x-call-id").is_none());
-    assert_eq!(header(response.headers(), "x-echo-call-id"), "job-2251799813685249");
+    assert_eq!(
+        header(response.headers(), "x-echo-call-id"),
+        "job-2251799813685249"
+    );
     rt.handle.shutdown().await.unwrap();
 }
 
@@ -56,17 +78,33 @@ async fn a_clients_own_call_id_is_used_and_not_echoed() {
 async fn the_functions_status_unknown_functions_and_namespaces() {
     let rt = start(Duration::from_secs(5)).await;
     let c = client();
-    let failed = c.post(format!("{}/function/echo/status/418", rt.base)).send().await.unwrap();
+    let failed = c
+        .post(format!("{}/function/echo/status/418", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(failed.status().as_u16(), 418);
     assert_eq!(failed.text().await.unwrap(), "failed with 418");
 
-    let unknown = c.post(format!("{}/function/nope", rt.base)).send().await.unwrap();
+    let unknown = c
+        .post(format!("{}/function/nope", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(unknown.text().await.unwrap().contains("'nope'"));
 
-    let namespaced = c.get(format!("{}/function/echo.openfaas-fn/pid", rt.base)).send().await.unwrap();
+    let namespaced = c
+        .get(format!("{}/function/echo.openfaas-fn/pid", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(namespaced.status(), StatusCode::OK);
-    let other = c.get(format!("{}/function/echo.elsewhere/pid", rt.base)).send().await.unwrap();
+    let other = c
+        .get(format!("{}/function/echo.elsewhere/pid", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     rt.handle.shutdown().await.unwrap();
 }
@@ -81,9 +119,16 @@ async fn exec_timeout_answers_504_without_waiting_for_the_function() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
-    assert!(started.elapsed() < Duration::from_secs(8), "answered at the 300ms exec_timeout, not after the sleep");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered at the 300ms exec_timeout, not after the sleep"
+    );
     assert!(response.text().await.unwrap().contains("exec_timeout"));
-    let quick = client().get(format!("{}/function/slow/sleep?ms=1", rt.base)).send().await.unwrap();
+    let quick = client()
+        .get(format!("{}/function/slow/sleep?ms=1", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(quick.status(), StatusCode::OK);
     rt.handle.shutdown().await.unwrap();
 }
@@ -107,10 +152,18 @@ async fn over_max_inflight_answers_429() {
     })
     .await;
     assert!(counted.is_some());
-    let refused = c.get(format!("{}/function/one/pid", rt.base)).send().await.unwrap();
+    let refused = c
+        .get(format!("{}/function/one/pid", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(busy.await.unwrap(), StatusCode::OK);
-    let after = c.get(format!("{}/function/one/pid", rt.base)).send().await.unwrap();
+    let after = c
+        .get(format!("{}/function/one/pid", rt.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status(), StatusCode::OK, "the slot is free again");
     rt.handle.shutdown().await.unwrap();
 }

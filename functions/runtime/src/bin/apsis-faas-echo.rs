@@ -26,7 +26,10 @@ fn main() {
     });
     let address = std::env::var("APSIS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".to_string());
     let greeting = std::env::var("ECHO_GREETING").unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
         println!("echo listening on {address}");
@@ -57,12 +60,24 @@ async fn status(Path(code): Path<u16>) -> Response {
 
 async fn echo(request: Request, greeting: String) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let header = |name: &str| {
-        parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     };
     let names: Vec<&str> = parts.headers.keys().map(|k| k.as_str()).collect();
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {

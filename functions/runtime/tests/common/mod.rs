@@ -54,7 +54,10 @@ pub async fn start(grace: Duration) -> Runtime {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stack.yml");
     std::fs::write(&path, stack()).unwrap();
-    let mut options = Options::new("127.0.0.1:0".parse().unwrap(), definitions::load(&path).unwrap());
+    let mut options = Options::new(
+        "127.0.0.1:0".parse().unwrap(),
+        definitions::load(&path).unwrap(),
+    );
     options.shutdown_grace = grace;
     let handle = Service::start(options).await.unwrap();
     let base = format!("http://{}", handle.address());
@@ -102,7 +105,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -122,10 +128,12 @@ struct ReceiverState {
 impl Receiver {
     pub async fn start(fail_first: usize) -> Receiver {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let state = ReceiverState { sender, fail_first, seen: Arc::default() };
-        let app = axum::Router::new()
-            .fallback(receive)
-            .with_state(state);
+        let state = ReceiverState {
+            sender,
+            fail_first,
+            seen: Arc::default(),
+        };
+        let app = axum::Router::new().fallback(receive).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -154,7 +162,10 @@ impl Receiver {
 async fn receive(State(state): State<ReceiverState>, request: Request) -> impl IntoResponse {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    let _ = state.sender.send(Received { headers: parts.headers, body });
+    let _ = state.sender.send(Received {
+        headers: parts.headers,
+        body,
+    });
     if state.seen.fetch_add(1, Ordering::SeqCst) < state.fail_first {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -163,7 +174,10 @@ async fn receive(State(state): State<ReceiverState>, request: Request) -> impl I
 }
 
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 pub fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {

@@ -88,7 +88,7 @@ pub(crate) async fn deliver(client: &reqwest::Client, report: Report<'_>) {
                 return;
             }
             Ok(r) => format!("it answered {}", r.status()),
-            Err(e) => e.to_string(),
+            Err(e) => crate::error::chain(&e),
         };
         if attempt == ATTEMPTS {
             warn!(function, call_id, %url, status, attempt,

@@ -49,3 +49,15 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// An error with its causes, `outer: inner: innermost` (reqwest's own message leaves out why a request failed).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

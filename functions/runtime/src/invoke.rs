@@ -163,7 +163,8 @@ async fn forward(client: &reqwest::Client, address: SocketAddr, invocation: Invo
         Ok(response) => response,
         Err(e) => {
             return Outcome::Unreachable(format!(
-                "Expected to reach the function at {address}, but {e}"
+                "Expected to reach the function at {address}, but {}",
+                crate::error::chain(&e)
             ))
         }
     };
@@ -176,7 +177,8 @@ async fn forward(client: &reqwest::Client, address: SocketAddr, invocation: Invo
             body,
         },
         Err(e) => Outcome::Unreachable(format!(
-            "Expected to read the function's answer from {address}, but {e}"
+            "Expected to read the function's answer from {address}, but {}",
+            crate::error::chain(&e)
         )),
     }
 }

@@ -7,6 +7,11 @@
 //! - `/crash`: exits at once with status 3, without answering;
 //! - anything else: 200 with the request body, the content type, and `X-Echo-Path` (path and query),
 //!   `X-Echo-Method`, `X-Echo-Call-Id`, `X-Echo-Env` (the value of `ECHO_GREETING`) and `X-Echo-Header-Names`.
+//!
+//! A body `{"argv": [verb, args...]}` (what apsis-worker-faas sends for a `cmdline` task) is also a script, for the
+//! end-to-end tests: `fail MESSAGE` answers 500 with MESSAGE; `require PATH` answers 500 ("Expected the input PATH
+//! to exist, but it does not") unless PATH exists, then echoes; `record PATH` appends the call id to PATH, then
+//! echoes; `sleep MS` sleeps, then echoes. Any other argv is echoed.
 
 use std::io::Read;
 use std::time::Duration;
@@ -58,11 +63,58 @@ async fn status(Path(code): Path<u16>) -> Response {
     (status, format!("failed with {code}")).into_response()
 }
 
+/// Runs an argv script (see the module doc); `None`: echo.
+async fn script(body: &[u8], call_id: &str) -> Option<Response> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let argv: Vec<&str> = value["argv"]
+        .as_array()?
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    match argv.as_slice() {
+        ["fail", message, ..] => {
+            Some((StatusCode::INTERNAL_SERVER_ERROR, message.to_string()).into_response())
+        }
+        ["require", path, ..] if !std::path::Path::new(path).exists() => Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Expected the input {path} to exist, but it does not"),
+            )
+                .into_response(),
+        ),
+        ["record", path, ..] => {
+            use std::io::Write as _;
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| writeln!(f, "{call_id}"));
+            written.err().map(|e| {
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot record: {e}")).into_response()
+            })
+        }
+        ["sleep", ms, ..] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            None
+        }
+        _ => None,
+    }
+}
+
 async fn echo(request: Request, greeting: String) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let call_id = parts
+        .headers
+        .get("x-call-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if let Some(answer) = script(&body, &call_id).await {
+        return answer;
+    }
     let header = |name: &str| {
         parts
             .headers

@@ -36,6 +36,7 @@ pub const VARIABLES: &[&str] = &[
     "APSIS_GATEWAY_RETRY_SECONDS",
     "APSIS_JOB_RETRY_BACKOFF_MS",
     "APSIS_ACT_BEFORE_ANSWER",
+    "APSIS_STDIN_LIFELINE",
     "APSIS_LOG_LEVEL",
 ];
 
@@ -56,6 +57,8 @@ pub struct Options {
     pub job_retry_backoff: Duration,
     /// Answer a callback only once the gateway has acknowledged its effect (see the crate documentation).
     pub act_before_answer: bool,
+    /// Exit when stdin reaches EOF: set by the local runtime, which holds our stdin open while it lives.
+    pub stdin_lifeline: bool,
     /// A tracing filter such as `info` or `info,apsis_callback_ack=debug`.
     pub log_level: String,
 }
@@ -153,21 +156,21 @@ impl Options {
             30_000,
             "a whole number of milliseconds",
         )?);
-        let act_before_answer = match var("APSIS_ACT_BEFORE_ANSWER") {
-            None => false,
+        let flag = |name: &'static str| match var(name) {
+            None => Ok(false),
             Some((text, origin)) => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(Error::Setting {
-                        name: "APSIS_ACT_BEFORE_ANSWER",
-                        origin,
-                        expected: "true or false",
-                        found: text,
-                    })
-                }
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(Error::Setting {
+                    name,
+                    origin,
+                    expected: "true or false",
+                    found: text,
+                }),
             },
         };
+        let act_before_answer = flag("APSIS_ACT_BEFORE_ANSWER")?;
+        let stdin_lifeline = flag("APSIS_STDIN_LIFELINE")?;
         let log_level = var("APSIS_LOG_LEVEL").map_or_else(|| "info".to_owned(), |(v, _)| v);
         Ok(Options {
             listen,
@@ -178,6 +181,7 @@ impl Options {
             gateway_retry_for,
             job_retry_backoff,
             act_before_answer,
+            stdin_lifeline,
             log_level,
         })
     }

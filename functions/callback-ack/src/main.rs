@@ -57,6 +57,13 @@ fn main() -> ExitCode {
         print!("{}", options.to_display());
         return ExitCode::SUCCESS;
     }
+    if options.stdin_lifeline {
+        // The local runtime holds our stdin open and never writes: EOF means it is gone, however it went.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+    }
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, e)) => {

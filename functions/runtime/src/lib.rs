@@ -44,7 +44,7 @@ mod system;
 
 pub use definitions::FunctionSpec;
 pub use error::Error;
-pub use process::LISTEN_ENV;
+pub use process::{LIFELINE_ENV, LISTEN_ENV};
 
 /// OpenFaaS CE's limit on an asynchronous request body, in bytes (over it: 500).
 pub const DEFAULT_MAX_ASYNC_BODY: usize = 256_000;

@@ -26,6 +26,9 @@ use crate::metrics;
 
 /// The variable telling a function's process the address to listen on (`127.0.0.1:<port>`).
 pub const LISTEN_ENV: &str = "APSIS_LISTEN";
+/// Set to `1` for every function process: its stdin is the runtime's lifeline (EOF: the runtime is gone). Functions
+/// that also run under of-watchdog, whose stdin means nothing, watch stdin only when this is set.
+pub const LIFELINE_ENV: &str = "APSIS_STDIN_LIFELINE";
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -150,6 +153,7 @@ fn command(spec: &FunctionSpec, address: SocketAddr) -> Command {
         .args(&spec.argv[1..])
         .envs(&spec.environment)
         .env(LISTEN_ENV, address.to_string())
+        .env(LIFELINE_ENV, "1")
         .current_dir(&spec.workdir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

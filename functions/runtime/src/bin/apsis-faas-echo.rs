@@ -90,7 +90,11 @@ async fn script(body: &[u8], call_id: &str) -> Option<Response> {
                 .open(path)
                 .and_then(|mut f| writeln!(f, "{call_id}"));
             written.err().map(|e| {
-                (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot record: {e}")).into_response()
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot record: {e}"),
+                )
+                    .into_response()
             })
         }
         ["sleep", ms, ..] => {

@@ -95,11 +95,17 @@ pub fn load(path: &Path) -> Result<Vec<FunctionSpec>, Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    // Absolute: the folder is also each process's working directory, so a relative anchor would be applied twice
+    // (`--functions functions/local.yml` made `functions/../x` resolve from inside `functions/`).
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    parse(&text, path, folder)
+    let folder = std::path::absolute(folder).map_err(|source| Error::ReadDefinitions {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path, &folder)
 }
 
 /// Parses definitions text; `path` only names the file in errors, `folder` anchors relative programs.

@@ -98,3 +98,23 @@ fn the_shipped_local_yml_parses() {
     let specs = load(&path).unwrap();
     assert!(!specs.is_empty());
 }
+
+/// `--functions functions/local.yml` (a relative path): programs are anchored once, from an absolute folder that is
+/// also the working directory (the folder was relative, and the process's working directory applied it twice).
+#[test]
+fn a_relative_definitions_path_anchors_programs_absolutely() {
+    // cargo runs tests from the package's folder (functions/runtime).
+    let specs = load(Path::new("../local.yml")).unwrap();
+    let ack = specs.iter().find(|s| s.name == "callback-ack").unwrap();
+    assert!(ack.workdir.is_absolute(), "{:?}", ack.workdir);
+    let program = Path::new(&ack.argv[0]);
+    assert!(program.is_absolute(), "{program:?}");
+    assert!(
+        program.ends_with("../target/release/apsis-callback-ack"),
+        "{program:?}"
+    );
+    assert_eq!(
+        program,
+        ack.workdir.join("../target/release/apsis-callback-ack")
+    );
+}

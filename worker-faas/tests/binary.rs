@@ -3,13 +3,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use support::{Engine, FakeGateway, Kill, KEY, WAIT};
+use apsis_testkit::{ChildGuard, Logs, WAIT};
+use serde_json::json;
+use support::{EngineExt, FakeGateway, KEY};
 
 fn worker() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_apsis-worker-faas"));
@@ -75,57 +73,31 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
         .enable_all()
         .build()
         .unwrap();
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = rt.block_on(FakeGateway::start());
     rt.block_on(engine.deploy("slow.bpmn"));
 
-    let mut child = worker()
-        .env("APSIS_CALLBACK_KEY", KEY)
-        .env("ZEEBE_ADDRESS", engine.url())
-        .env("APSIS_WORKER_LISTEN_ADDRESS", "127.0.0.1:0")
-        .args([
-            "--openfaas-url",
-            &fake.url,
-            "--listen-address",
-            "127.0.0.1:0",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let stderr = child.stderr.take().unwrap();
-    let mut child = Kill(Some(child));
-    let (tx, rx) = mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let v: Value = serde_json::from_str(&line).unwrap_or(json!({ "raw": line }));
-            if tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let mut next = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let v = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("{what}; lines: {lines:?}"));
-            lines.push(v.clone());
-            if pred(&v) {
-                return v;
-            }
-        }
-    };
-    let starting = next("a starting line", &|v| {
-        v["message"] == "apsis-worker-faas starting"
-    });
+    let mut child = ChildGuard::spawn(
+        worker()
+            .env("APSIS_CALLBACK_KEY", KEY)
+            .env("ZEEBE_ADDRESS", engine.gateway_url())
+            .env("APSIS_WORKER_LISTEN_ADDRESS", "127.0.0.1:0")
+            .args([
+                "--openfaas-url",
+                &fake.url,
+                "--listen-address",
+                "127.0.0.1:0",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let logs = Logs::capture(child.child().stderr.take().unwrap());
+    let starting = logs.wait_for("apsis-worker-faas starting");
     let listen = starting["listen_address"].as_str().unwrap().to_owned();
 
     rt.block_on(engine.create("slow", json!({"i": 1})));
-    let held = next("the job held", &|v| {
+    let held = logs.wait_until("the job held", |v| {
         v["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("function called; job held"))
@@ -158,22 +130,8 @@ fn the_binary_runs_a_job_serves_metrics_and_stops_on_sigterm() {
         assert!(metrics.contains(needle), "{needle} in\n{metrics}");
     }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut c = child.0.take().unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = c.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "exits after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    child.terminate();
+    let status = child.wait_exit(WAIT).expect("exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
-    next("a stopped line", &|v| {
-        v["message"] == "apsis-worker-faas stopped"
-    });
+    logs.wait_for("apsis-worker-faas stopped");
 }

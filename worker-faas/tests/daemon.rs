@@ -8,21 +8,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apsis_proto::gateway_protocol as pb;
+use apsis_testkit::EngineProcess;
 use apsis_worker_faas::config::{self, Flags, Sources, CALLBACK_KEY_ENV};
 use apsis_worker_faas::token::{self, CallbackKey, Claims};
 use apsis_worker_faas::worker::{Handle, Options, Service};
 use serde_json::{json, Value};
-use support::{Answer, Engine, FakeGateway, Recorded, KEY};
+use support::{Answer, EngineExt, FakeGateway, Recorded, KEY};
 
 /// Retries quick enough for a test: 3 attempts 20-50 ms apart; a failed job with retries left comes back after
 /// 100 ms.
 const FAST_RETRY: &str = "[retry]\nattempts = 3\ninitial_backoff_ms = 20\nmax_backoff_ms = 50\n\
                           job_retry_backoff_ms = 100\n";
 
-async fn worker(engine: &Engine, fake: &FakeGateway, env: &[(&str, &str)]) -> Handle {
+async fn worker(engine: &EngineProcess, fake: &FakeGateway, env: &[(&str, &str)]) -> Handle {
     let mut all = vec![
         (CALLBACK_KEY_ENV.to_owned(), KEY.to_owned()),
-        ("ZEEBE_ADDRESS".to_owned(), engine.url()),
+        ("ZEEBE_ADDRESS".to_owned(), engine.gateway_url()),
         ("APSIS_WORKER_OPENFAAS_URL".to_owned(), fake.url.clone()),
         // Short, so that a hold-mode job whose timeout were not extended would visibly come back.
         (
@@ -63,7 +64,7 @@ fn claims(r: &Recorded, base: &str) -> Claims {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receive_task_mode_posts_the_argv_and_completes_the_job_with_the_call_id() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     engine.deploy("receive-task.bpmn").await;
     let handle = worker(&engine, &fake, &[]).await;
@@ -126,13 +127,13 @@ async fn receive_task_mode_posts_the_argv_and_completes_the_job_with_the_call_id
         .into_inner();
     let vars: Value = serde_json::from_str(&done.variables).unwrap();
     assert_eq!(vars["ortho"]["callId"], json!(call_id));
-    assert!(engine.incidents().await.is_empty());
+    assert!(engine.incidents().is_empty());
     assert_eq!(handle.shutdown(Duration::from_secs(5)).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_mode_keeps_the_job_past_its_activation_timeout_then_fails_it_at_the_deadline() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     engine.deploy("hold.bpmn").await;
     let handle = worker(&engine, &fake, &[]).await;
@@ -169,7 +170,7 @@ async fn hold_mode_keeps_the_job_past_its_activation_timeout_then_fails_it_at_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_is_retried_then_the_job_fails_with_retries_minus_one() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     fake.script("flaky", vec![Answer(500, "queue full", Duration::ZERO)]);
     engine.deploy("flaky.bpmn").await;
@@ -199,7 +200,7 @@ async fn a_5xx_is_retried_then_the_job_fails_with_retries_minus_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_4xx_fails_the_job_at_once_with_the_gateways_answer() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     fake.script(
         "missing",
@@ -220,7 +221,7 @@ async fn a_4xx_fails_the_job_at_once_with_the_gateways_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_variable_is_an_incident_naming_it_and_nothing_is_called() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     engine.deploy("template.bpmn").await;
     let handle = worker(&engine, &fake, &[]).await;
@@ -238,7 +239,7 @@ async fn a_missing_variable_is_an_incident_naming_it_and_nothing_is_called() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_than_max_jobs_in_flight_are_worked_on_at_once() {
-    let engine = Engine::start();
+    let engine = support::engine();
     let fake = FakeGateway::start().await;
     fake.script("slow", vec![Answer(202, "", Duration::from_millis(300))]);
     engine.deploy("slow.bpmn").await;

@@ -3,19 +3,15 @@
 //! `--print-config`, and refuses to start (exit 2, a sentence, no panic) on a bad config, a locked data directory or
 //! a taken address. Every wait is bounded and every child is killed when its test ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use apsis_core::command::{ProcessSelector, Resource};
 use apsis_core::{Json, Response};
 use apsis_server::{Engine, EngineOptions};
+use apsis_testkit::{http_get, EngineOpts, EngineProcess, WAIT};
 use serde_json::{json, Value};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 const ONE_TASK: &str = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">
   <bpmn:process id="p" isExecutable="true">
@@ -34,158 +30,12 @@ fn apsis(args: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Runs to the end, bounded.
 fn output(mut command: Command) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut guard = Running::new(child);
-    let status = guard.wait(WAIT).expect("apsis ends by itself");
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    let child = guard.child.as_mut().unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// A child that is killed if the test ends before it does.
-struct Running {
-    child: Option<Child>,
-    /// JSON log lines from stderr (other lines as strings).
-    lines: Option<Receiver<Value>>,
-    seen: Vec<Value>,
-}
-
-impl Running {
-    fn new(child: Child) -> Running {
-        Running {
-            child: Some(child),
-            lines: None,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Starts `apsis engine` on `data_dir` with JSON logs and a free monitoring port.
-    fn engine(data_dir: &Path) -> Running {
-        let mut child = apsis(
-            &[
-                "engine",
-                "--data-dir",
-                data_dir.to_str().unwrap(),
-                "--monitoring-address",
-                "127.0.0.1:0",
-                "--gateway-address",
-                "127.0.0.1:0",
-            ],
-            &[("APSIS_LOG_FORMAT", "json")],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut r = Running::new(child);
-        r.lines = Some(rx);
-        r
-    }
-
-    /// The first log line with this message (waiting for it), bounded.
-    fn log(&mut self, message: &str) -> Value {
-        if let Some(v) = self.seen.iter().find(|v| v["message"] == message) {
-            return v.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        let rx = self.lines.as_ref().unwrap();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = rx.recv_timeout(left).unwrap_or_else(|_| {
-                panic!(
-                    "no log line '{message}' within {WAIT:?}; saw {:#?}",
-                    self.seen
-                )
-            });
-            self.seen.push(v.clone());
-            if v["message"] == message {
-                return v;
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([format!("-{name}"), self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
-    }
-
-    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        let child = self.child.as_mut().unwrap();
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if child.try_wait().ok().flatten().is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
+    apsis_testkit::run(&mut command)
 }
 
 /// A plain HTTP/1.1 GET: (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text[9..12].parse().unwrap();
-    (status, text.split_once("\r\n\r\n").unwrap().1.to_owned())
+    http_get(addr, path).unwrap_or_else(|| panic!("GET {path} on {addr} answers"))
 }
 
 /// The value of an unlabelled series in a Prometheus scrape.
@@ -240,29 +90,25 @@ fn seeded_data_dir() -> tempfile::TempDir {
 
 /// One run of the engine on `dir`: ready, scraped, stopped by SIGTERM. Returns (recovery line, scrape).
 fn run_once(dir: &Path) -> (Value, String) {
-    let mut engine = Running::engine(dir);
-    let ready = engine.log("apsis engine ready");
-    let addr: SocketAddr = ready["monitoring_address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let recovered = engine.log("recovered");
+    let mut engine =
+        EngineProcess::spawn(EngineOpts::new(env!("CARGO_BIN_EXE_apsis")).data_dir(dir));
+    let addr = engine.monitoring_addr();
+    let recovered = engine.wait_for_log("recovered");
     assert_eq!(get(addr, "/health"), (200, "ok\n".into()));
     assert_eq!(get(addr, "/ready"), (200, "ready\n".into()));
     let (status, scrape) = get(addr, "/metrics");
     assert_eq!(status, 200);
-    engine.signal("TERM");
+    engine.terminate();
     let status = engine
-        .wait(WAIT)
+        .wait_exit(WAIT)
         .expect("apsis stops within the bound after SIGTERM");
     assert_eq!(
         status.code(),
         Some(0),
         "graceful stop exits 0; log: {:#?}",
-        engine.seen
+        engine.log_lines()
     );
-    engine.log("stopped");
+    engine.wait_for_log("stopped");
     (recovered, scrape)
 }
 

@@ -3,18 +3,13 @@
 //! 1 refused, 2 bad input, 3 no gateway) and their error sentences. The incident for `resolve` is made with the
 //! generated gRPC client, as a worker would. Every wait is bounded and every child is killed when its test ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use apsis_proto as pb;
+use apsis_testkit::{free_port, Captured, EngineOpts, EngineProcess, Ran, WAIT};
 use pb::gateway_client::GatewayClient;
-use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 const GREET: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
@@ -62,24 +57,6 @@ const BROKEN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"#;
 
-/// A child process killed if the test ends before it does.
-struct Kill(Option<Child>);
-
-impl Kill {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
-    }
-}
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// `apsis` with a clean environment (no `APSIS_*` or `ZEEBE_*` of the machine running the tests) plus `env`.
 fn apsis(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_apsis"));
@@ -87,87 +64,14 @@ fn apsis(args: &[&str], env: &[(&str, &str)]) -> Command {
     c
 }
 
-/// What a finished client command did.
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What a command started by [`spawn`] did, waiting for its end (bounded).
+fn finish(running: Captured) -> Ran {
+    Ran::from(running.finish(WAIT))
 }
 
-impl Ran {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is one JSON object ({e}): {self:#?}"))
-    }
-
-    fn error_json(&self) -> Value {
-        serde_json::from_str(self.stderr.trim())
-            .unwrap_or_else(|e| panic!("stderr is one JSON object ({e}): {self:#?}"))
-    }
-
-    #[track_caller]
-    fn ok(&self) -> &Ran {
-        assert_eq!(self.code, 0, "{self:#?}");
-        assert!(self.stderr.is_empty(), "{self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn failed(&self, code: i32) -> &Ran {
-        assert_eq!(self.code, code, "{self:#?}");
-        assert!(self.stdout.is_empty(), "{self:#?}");
-        self
-    }
-}
-
-/// A running child's stdout and stderr, read on their own threads so a full pipe never blocks it.
-fn collect(mut child: Child) -> (Kill, mpsc::Receiver<String>, mpsc::Receiver<String>) {
-    let read = |mut r: Box<dyn Read + Send>| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = r.read_to_string(&mut text);
-            let _ = tx.send(text);
-        });
-        rx
-    };
-    let out = read(Box::new(child.stdout.take().unwrap()));
-    let err = read(Box::new(child.stderr.take().unwrap()));
-    (Kill(Some(child)), out, err)
-}
-
-/// Waits for a child started by [`spawn`], bounded.
-fn finish((mut child, out, err): (Kill, mpsc::Receiver<String>, mpsc::Receiver<String>)) -> Ran {
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.child().try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "apsis did not end within {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Ran {
-        code: status.code().expect("exited, not signalled"),
-        stdout: out.recv_timeout(WAIT).unwrap(),
-        stderr: err.recv_timeout(WAIT).unwrap(),
-    }
-}
-
-fn spawn(
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (Kill, mpsc::Receiver<String>, mpsc::Receiver<String>) {
-    let child = apsis(args, env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    collect(child)
+/// Starts `apsis ARGS` with a clean environment plus `env`, its output captured.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Captured {
+    Captured::spawn(&mut apsis(args, env))
 }
 
 /// Runs a client command to its end with no address in the environment.
@@ -177,60 +81,20 @@ fn cli(args: &[&str]) -> Ran {
 
 /// A real `apsis engine` on a temporary data directory, with both addresses taken from its "ready" log line.
 struct Engine {
-    _child: Kill,
+    _process: EngineProcess,
     gateway: SocketAddr,
     monitoring: SocketAddr,
     url: String,
-    _data: tempfile::TempDir,
 }
 
 impl Engine {
     fn start() -> Engine {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = apsis(
-            &[
-                "engine",
-                "--data-dir",
-                data.path().to_str().unwrap(),
-                "--gateway-address",
-                "127.0.0.1:0",
-                "--monitoring-address",
-                "127.0.0.1:0",
-            ],
-            &[("APSIS_LOG_FORMAT", "json")],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let child = Kill(Some(child));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if v["message"] == "apsis engine ready" && tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready = rx
-            .recv_timeout(WAIT)
-            .expect("apsis engine logs that it is ready");
-        let addr = |field: &str| -> SocketAddr { ready[field].as_str().unwrap().parse().unwrap() };
-        let (gateway, monitoring) = (addr("gateway_address"), addr("monitoring_address"));
-        let deadline = Instant::now() + WAIT;
-        while get_status(monitoring, "/ready") != Some(200) {
-            assert!(Instant::now() < deadline, "/ready within {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let process = EngineProcess::start(EngineOpts::new(env!("CARGO_BIN_EXE_apsis")));
         Engine {
-            _child: child,
-            gateway,
-            monitoring,
-            url: format!("http://{gateway}"),
-            _data: data,
+            gateway: process.gateway_addr(),
+            monitoring: process.monitoring_addr(),
+            url: process.gateway_url(),
+            _process: process,
         }
     }
 
@@ -239,7 +103,7 @@ impl Engine {
         finish(self.spawn(args))
     }
 
-    fn spawn(&self, args: &[&str]) -> (Kill, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    fn spawn(&self, args: &[&str]) -> Captured {
         let mut all = args.to_vec();
         all.extend(["--address", &self.url]);
         spawn(&all, &[])
@@ -248,20 +112,6 @@ impl Engine {
     async fn grpc(&self) -> GatewayClient<tonic::transport::Channel> {
         GatewayClient::connect(self.url.clone()).await.unwrap()
     }
-}
-
-/// The status code of a plain HTTP GET, or None when nothing answers yet.
-fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.get(9..12)?.parse().ok()
 }
 
 /// Writes the files into a fresh directory.
@@ -280,15 +130,6 @@ fn files(list: &[(&str, &str)]) -> (tempfile::TempDir, Vec<PathBuf>) {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A loopback port nobody listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -374,16 +215,8 @@ fn deploy_run_and_status_in_text_and_json() {
         "--address",
     ];
     all.push(&engine.url);
-    let mut child = apsis(&all, &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(br#"{"from": "stdin"}"#).unwrap();
-    drop(stdin);
-    let v = finish(collect(child)).ok().json();
+    let stdin = Captured::spawn_with_stdin(&mut apsis(&all, &[]), Some(br#"{"from": "stdin"}"#));
+    let v = finish(stdin).ok().json();
     assert_eq!(v["variables"], serde_json::json!({"from": "stdin"}), "{v}");
     let r = engine.cli(&["run", "greet", "--vars", r#"{"name": "Ada"}"#, "--await"]);
     let out = &r.ok().stdout;

@@ -3,20 +3,18 @@
 //! loopback issues JWTs the engine checks against the JWKS served next to it. What is asserted is what a user sees:
 //! exit codes and the sentences on stderr. Every wait is bounded and every child is killed when its test ends.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use apsis_testkit::{EngineOpts, EngineProcess, Ran};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "cli-static-token-5f1c";
 const ISSUER: &str = "https://issuer.test/realms/apsis";
 const AUDIENCE: &str = "apsis-gateway";
@@ -77,18 +75,8 @@ impl Files {
     }
 }
 
-/// A child killed if the test ends before it does.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `apsis engine` serving TLS with `auth` (a `[gateway.auth]` body); its gateway's https URL once it is ready.
-fn engine(files: &Files, auth: &str) -> (Kill, String) {
+fn engine(files: &Files, auth: &str) -> (EngineProcess, String) {
     let config = files.write(
         "apsis.toml",
         &format!(
@@ -97,93 +85,29 @@ fn engine(files: &Files, auth: &str) -> (Kill, String) {
             files.arg("key.pem"),
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apsis"))
-        .args(["engine", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(files.path("data"))
-        .args(["--monitoring-address", "127.0.0.1:0"])
-        .env_clear()
-        .env("APSIS_LOG_FORMAT", "json")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = Kill(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-            if v["message"] == "apsis engine ready" && tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
-    let ready = rx
-        .recv_timeout(WAIT)
-        .expect("apsis engine logs that it is ready");
-    let addr: SocketAddr = ready["gateway_address"].as_str().unwrap().parse().unwrap();
-    (child, format!("https://127.0.0.1:{}", addr.port()))
-}
-
-/// What a finished `apsis` client command did.
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+    let opts = EngineOpts::new(env!("CARGO_BIN_EXE_apsis"))
+        .config(config, true)
+        .data_dir(files.path("data"));
+    let engine = EngineProcess::spawn(opts);
+    let url = engine.gateway_url();
+    (engine, url)
 }
 
 /// Runs `apsis ARGS` with a clean environment plus `env`, bounded.
 fn apsis(args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apsis"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let read = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = r.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = read(Box::new(child.stdout.take().unwrap()));
-    let err = read(Box::new(child.stderr.take().unwrap()));
-    let mut child = Kill(child);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "apsis {args:?} did not end within {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Ran {
-        code: status.code().expect("exited, not signalled"),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_apsis"));
+    command.args(args).env_clear().envs(env.iter().copied());
+    Ran::from(apsis_testkit::run(&mut command))
 }
 
-impl Ran {
-    #[track_caller]
-    fn ok(self) -> Ran {
-        assert_eq!((self.code, self.stderr.as_str()), (0, ""), "{self:#?}");
-        self
-    }
+/// The refusals of this suite: exit `code` with stderr starting with a sentence.
+trait Refused {
+    fn refused(self, code: i32, stderr_starts: &str) -> Ran;
+}
 
+impl Refused for Ran {
     #[track_caller]
-    fn failed(self, code: i32, stderr_starts: &str) -> Ran {
+    fn refused(self, code: i32, stderr_starts: &str) -> Ran {
         assert_eq!(self.code, code, "{self:#?}");
         assert!(self.stderr.starts_with(stderr_starts), "{self:#?}");
         self
@@ -199,7 +123,8 @@ fn status_and_deploy_work(files: &Files, connection: &[&str], env: &[(&str, &str
     let bpmn = files.arg("greet.bpmn");
     let mut args = vec!["deploy", bpmn.as_str()];
     args.extend(connection);
-    let r = apsis(&args, env).ok();
+    let r = apsis(&args, env);
+    r.ok();
     assert!(r.stdout.contains("process 'greet' version 1"), "{r:#?}");
 }
 
@@ -243,7 +168,7 @@ fn tls_with_a_ca_file_and_a_static_token() {
         ],
         &[],
     );
-    let r = r.failed(
+    let r = r.refused(
         3,
         &format!("apsis: Expected a TLS handshake with the gateway at {url}, but it failed ("),
     );
@@ -254,17 +179,17 @@ fn tls_with_a_ca_file_and_a_static_token() {
     );
     // Plaintext to a TLS port: a sentence that points at TLS.
     let plain = url.replace("https://", "http://");
-    apsis(&["status", "--address", &plain, "--token", TOKEN], &[]).failed(
+    apsis(&["status", "--address", &plain, "--token", TOKEN], &[]).refused(
         3,
         &format!("apsis: Expected a plaintext Zeebe gateway at {plain}, but the server broke off the HTTP/2 connection: if it serves TLS, use https://"),
     );
     // Without --ca-cert the system's and Mozilla's roots are trusted, and the test CA is in neither.
-    apsis(&["status", "--address", &url, "--token", TOKEN], &[]).failed(
+    apsis(&["status", "--address", &url, "--token", TOKEN], &[]).refused(
         3,
         &format!("apsis: Expected a TLS handshake with the gateway at {url}, but it failed (invalid peer certificate: UnknownIssuer)"),
     );
     // No token, or a wrong one: refused with what to pass, exit 1; never a raw gRPC dump.
-    let r = apsis(&["status", "--address", &url, "--ca-cert", &ca], &[]).failed(
+    let r = apsis(&["status", "--address", &url, "--ca-cert", &ca], &[]).refused(
         1,
         "apsis: Could not read the cluster topology: the gateway requires credentials: pass --token, or \
          --client-id and --client-secret for OAuth",
@@ -282,7 +207,7 @@ fn tls_with_a_ca_file_and_a_static_token() {
         ],
         &[],
     )
-    .failed(
+    .refused(
         1,
         "apsis: Could not read the cluster topology: the gateway refused the token; check --token",
     );
@@ -436,7 +361,7 @@ fn tls_with_oauth_client_credentials_checked_by_the_engine_against_the_jwks() {
     // A wrong secret: the authorization server's answer, what to check, exit 1, and never the secret.
     let mut args = vec!["status"];
     args.extend(oauth_flags(&issuer, &url, &ca, "wrong-secret-x"));
-    let r = apsis(&args, &[]).failed(
+    let r = apsis(&args, &[]).refused(
         1,
         &format!(
             "apsis: Expected an OAuth token from {}, but the server answered 401: {{\"error\":\"invalid_client\"}}. \

@@ -4,19 +4,18 @@
 //! issuer or audience, unknown kid, tampered, wrong algorithm refused; a rotated key picked up on its unknown kid;
 //! refetching rate limited; an unusable JWKS stops the start). Every wait is bounded.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apsis_proto as pb;
 use apsis_server::gateway::auth::{self, Authenticator, JwtOptions};
 use apsis_server::gateway::tls::{self, TlsIdentity};
 use apsis_server::gateway::{self, Advertised, GatewayHub, GatewayService, ServeOptions};
 use apsis_server::{Engine, EngineOptions};
+use apsis_testkit::{EngineOpts, EngineProcess};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pb::gateway_client::GatewayClient;
@@ -752,107 +751,8 @@ async fn jwt_mode_does_not_start_without_the_issuers_keys() {
 // ── the real binary ──────────────────────────────────────────────────────────────────────────────────────────
 
 /// `apsis engine` with a clean environment, JSON logs, free ports and `config`; killed if the test ends first.
-struct Apsis {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-    _data: tempfile::TempDir,
-}
-
-impl Apsis {
-    fn start(config: &Path) -> Apsis {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apsis"))
-            .args(["engine", "--config"])
-            .arg(config)
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["--monitoring-address", "127.0.0.1:0"])
-            .env_clear()
-            .env("APSIS_LOG_FORMAT", "json")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Apsis {
-            child,
-            lines,
-            seen: Vec::new(),
-            _data: data,
-        }
-    }
-
-    /// The first log line with this message, bounded.
-    fn log(&mut self, message: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!(
-                    "no log line '{message}' within {WAIT:?}; saw {:#?}",
-                    self.seen
-                )
-            });
-            self.seen.push(v.clone());
-            if v["message"] == message {
-                return v;
-            }
-        }
-    }
-
-    /// Waits for the exit, bounded; returns its code and every stderr line.
-    fn exit(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "apsis did not exit within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut text: Vec<String> = self.seen.iter().map(line_text).collect();
-        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            text.push(line_text(&v));
-        }
-        (status.code(), text.join("\n"))
-    }
-
-    fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-    }
-}
-
-fn line_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
-    }
-}
-
-impl Drop for Apsis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_apsis(config: &Path) -> EngineProcess {
+    EngineProcess::spawn(EngineOpts::new(env!("CARGO_BIN_EXE_apsis")).config(config, true))
 }
 
 fn config_file(dir: &Path, text: &str) -> PathBuf {
@@ -874,11 +774,11 @@ async fn apsis_engine_serves_tls_with_a_static_token() {
             pki.key.display().to_string()
         ),
     );
-    let mut apsis = Apsis::start(&config);
-    let configured = apsis.log("gateway security configured");
+    let apsis = start_apsis(&config);
+    let configured = apsis.wait_for_log("gateway security configured");
     assert_eq!(configured["tls"], true);
     assert_eq!(configured["auth"], "static-token");
-    let ready = apsis.log("apsis engine ready");
+    let ready = apsis.wait_for_log("apsis engine ready");
     let addr: SocketAddr = ready["gateway_address"].as_str().unwrap().parse().unwrap();
 
     let mut c = tls_client(addr, Some(&pki.ca_pem)).await.unwrap();
@@ -909,7 +809,7 @@ fn apsis_engine_refuses_to_start_with_unusable_security_settings() {
             pki.key.display().to_string()
         ),
     );
-    let (code, log) = Apsis::start(&config).exit();
+    let (code, log) = start_apsis(&config).exit();
     assert_eq!(code, Some(2), "{log}");
     assert!(
         log.contains(&format!(
@@ -931,7 +831,7 @@ fn apsis_engine_refuses_to_start_with_unusable_security_settings() {
              jwks_url = \"http://{closed}/jwks\"\n"
         ),
     );
-    let (code, log) = Apsis::start(&config).exit();
+    let (code, log) = start_apsis(&config).exit();
     assert_eq!(code, Some(2), "{log}");
     assert!(
         log.contains(

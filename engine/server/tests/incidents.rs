@@ -1,11 +1,8 @@
 //! Resolving an incident over gRPC with the real binary: the incident's key comes from the monitoring endpoint
 //! `/incidents` (the gRPC protocol returns none; Zeebe users read it from Operate).
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use apsis_proto as pb;
+use apsis_testkit::{http_get, EngineOpts, EngineProcess};
 use pb::gateway_client::GatewayClient;
 
 const PROCESS: &str = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">
@@ -18,73 +15,14 @@ const PROCESS: &str = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/B
   </bpmn:process>
 </bpmn:definitions>"#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
-}
-
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
-    let dir = tempfile::tempdir().unwrap();
-    let (port, mon) = (free_port(), free_port());
-    let log_path = dir.path().join("engine.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let _engine = Child(
-        Command::new(env!("CARGO_BIN_EXE_apsis"))
-            .env("APSIS_LOG_FORMAT", "json")
-            .env("APSIS_LOG_LEVEL", "info,apsis_server=debug")
-            .args(["engine", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args([
-                "--gateway-address",
-                &format!("127.0.0.1:{port}"),
-                "--monitoring-address",
-                &format!("127.0.0.1:{mon}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    let engine = EngineProcess::start(
+        EngineOpts::new(env!("CARGO_BIN_EXE_apsis"))
+            .env("APSIS_LOG_LEVEL", "info,apsis_server=debug"),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", mon)).is_err()
-        || http_get(mon, "/ready").0 != 200
-    {
-        assert!(Instant::now() < deadline, "engine not ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut c = GatewayClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let mon = engine.monitoring_addr();
+    let mut c = GatewayClient::connect(engine.gateway_url()).await.unwrap();
     c.deploy_resource(pb::DeployResourceRequest {
         resources: vec![pb::Resource {
             name: "p.bpmn".into(),
@@ -132,7 +70,7 @@ async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
     })
     .await
     .unwrap();
-    let (status, body) = http_get(mon, "/incidents");
+    let (status, body) = http_get(mon, "/incidents").unwrap();
     assert_eq!(status, 200);
     let list: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "{body}");
@@ -142,18 +80,7 @@ async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
     assert_eq!(incident["processInstanceKey"], pi);
     assert_eq!(incident["bpmnProcessId"], "p");
     // The engine's log tells the same story with the fixed field names (CONVENTIONS.md §9).
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log_path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let logged = |message: &str| {
-        lines
-            .iter()
-            .find(|l| l["message"] == message)
-            .unwrap_or_else(|| panic!("no '{message}' line in {lines:#?}"))
-            .clone()
-    };
+    let logged = |message: &str| engine.wait_for_log(message);
     let raised = logged("incident raised");
     assert_eq!(raised["level"], "WARN");
     assert_eq!(raised["process_instance_key"], pi);
@@ -195,7 +122,7 @@ async fn an_incident_found_through_monitoring_is_resolved_over_grpc() {
     })
     .await
     .unwrap();
-    assert_eq!(http_get(mon, "/incidents").1, "[]");
+    assert_eq!(http_get(mon, "/incidents").unwrap().1, "[]");
     let mut s = c.activate_jobs(activate).await.unwrap().into_inner();
     let again = s.message().await.unwrap().unwrap().jobs.remove(0);
     assert_eq!(again.key, job.key);

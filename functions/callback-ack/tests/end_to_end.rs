@@ -55,7 +55,7 @@ fn ok(call_id: &str) -> Callback<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receive_task_mode_publishes_once_and_the_instance_moves_on() {
-    let engine = Engine::start();
+    let engine = engine();
     let mut c = engine.client().await;
     deploy(&mut c, "receive.bpmn", RECEIVE).await;
     let pi = create_instance(&mut c, "receive", "{}").await;
@@ -69,7 +69,7 @@ async fn receive_task_mode_publishes_once_and_the_instance_moves_on() {
     })
     .await
     .unwrap();
-    let ack = CallbackAck::start(&engine.address(), &[]);
+    let ack = CallbackAck::start(&engine.gateway_url(), &[]);
     let token = token::sign(
         &Claims {
             call_id: call_id.to_owned(),
@@ -96,7 +96,7 @@ async fn receive_task_mode_publishes_once_and_the_instance_moves_on() {
     // The same callback again, here (caught in memory) and at a fresh replica (ALREADY_EXISTS from the engine,
     // the message id being the call id): both answered 202, nothing published twice.
     assert_eq!(post(&ack.url(&token), &ok(call_id)).await.0, 202);
-    let replica = CallbackAck::start(&engine.address(), &[]);
+    let replica = CallbackAck::start(&engine.gateway_url(), &[]);
     assert_eq!(post(&replica.url(&token), &ok(call_id)).await.0, 202);
     wait_for(|| replica.callbacks("duplicate") == 1).await;
     assert_eq!(ack.callbacks("published"), 1);
@@ -122,10 +122,10 @@ async fn receive_task_mode_publishes_once_and_the_instance_moves_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_mode_completes_on_2xx_and_fails_with_the_error_text_otherwise() {
-    let engine = Engine::start();
+    let engine = engine();
     let mut c = engine.client().await;
     deploy(&mut c, "hold.bpmn", HOLD).await;
-    let ack = CallbackAck::start(&engine.address(), &[]);
+    let ack = CallbackAck::start(&engine.gateway_url(), &[]);
 
     // 2xx: completed with {resultVariable: output}, once.
     create_instance(&mut c, "hold", "{}").await;
@@ -135,7 +135,7 @@ async fn hold_mode_completes_on_2xx_and_fails_with_the_error_text_otherwise() {
     let next = one_job(&mut c, "after").await;
     assert_eq!(variables(&next)["ortho"], json!({"tile": "T31TCJ"}));
     // A duplicate at a fresh replica: NOT_FOUND from the engine, counted as a duplicate, 202.
-    let replica = CallbackAck::start(&engine.address(), &[]);
+    let replica = CallbackAck::start(&engine.gateway_url(), &[]);
     assert_eq!(post(&replica.url(&token), &ok("call-ok")).await.0, 202);
     wait_for(|| replica.callbacks("duplicate") == 1).await;
     assert_eq!(ack.callbacks("completed"), 1);
@@ -155,14 +155,14 @@ async fn hold_mode_completes_on_2xx_and_fails_with_the_error_text_otherwise() {
     assert_eq!(post(&ack.url(&token), &failing).await.0, 202);
     let again = one_job(&mut c, "faas").await;
     assert_eq!((again.key, again.retries), (job.key, 1));
-    assert_eq!(engine.incidents(), json!([]));
+    assert_eq!(engine.incidents(), Vec::<serde_json::Value>::new());
     let failing = Callback {
         call_id: "call-fail-2",
         ..failing
     };
     let token = hold_token("call-fail-2", again.key, again.retries, Some("ortho"));
     assert_eq!(post(&ack.url(&token), &failing).await.0, 202);
-    wait_for(|| engine.incidents().as_array().is_some_and(|a| !a.is_empty())).await;
+    wait_for(|| !engine.incidents().is_empty()).await;
     let incidents = engine.incidents();
     let incident = &incidents[0];
     assert_eq!(incident["processInstanceKey"], pi);
@@ -177,12 +177,12 @@ async fn hold_mode_completes_on_2xx_and_fails_with_the_error_text_otherwise() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_callbacks_change_nothing() {
-    let engine = Engine::start();
+    let engine = engine();
     let mut c = engine.client().await;
     deploy(&mut c, "hold.bpmn", HOLD).await;
     create_instance(&mut c, "hold", "{}").await;
     let job = one_job(&mut c, "faas").await;
-    let ack = CallbackAck::start(&engine.address(), &[]);
+    let ack = CallbackAck::start(&engine.gateway_url(), &[]);
     let claims = |call_id: &str, expires_at| Claims {
         call_id: call_id.to_owned(),
         job_key: job.key,
@@ -235,7 +235,7 @@ async fn refused_callbacks_change_nothing() {
         .contains("apsis_callback_ack_gateway_call_seconds"));
     // The job was neither completed nor failed: the test can still complete it, and nothing else happened.
     assert!(activate(&mut c, "after", 1, NONE_WAIT).await.is_empty());
-    assert_eq!(engine.incidents(), json!([]));
+    assert_eq!(engine.incidents(), Vec::<serde_json::Value>::new());
     c.complete_job(pb::CompleteJobRequest {
         job_key: job.key,
         variables: String::new(),
@@ -247,16 +247,16 @@ async fn refused_callbacks_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_that_is_down_is_waited_for_within_the_retry_time() {
-    let mut engine = Engine::start();
+    let mut engine = engine();
     let mut c = engine.client().await;
     deploy(&mut c, "hold.bpmn", HOLD).await;
     create_instance(&mut c, "hold", "{}").await;
     let job = one_job(&mut c, "faas").await;
     drop(c);
     engine.kill();
-    let ack = CallbackAck::start(&engine.address(), &[]);
+    let ack = CallbackAck::start(&engine.gateway_url(), &[]);
     let strict = CallbackAck::start(
-        &engine.address(),
+        &engine.gateway_url(),
         &[
             ("APSIS_ACT_BEFORE_ANSWER", "true"),
             ("APSIS_GATEWAY_RETRY_SECONDS", "1"),

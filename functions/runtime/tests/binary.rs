@@ -3,39 +3,35 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use apsis_testkit::{free_port, ChildGuard};
 use common::*;
 use http::StatusCode;
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::Signal;
 
 const RUNTIME: &str = env!("CARGO_BIN_EXE_apsis-faas-local");
 
 struct Running {
-    child: Child,
+    child: ChildGuard,
     base: String,
     _dir: tempfile::TempDir,
-}
-
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
 }
 
 async fn spawn_runtime() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let functions = write(dir.path(), "stack.yml", &stack());
-    let address = free_address();
-    let child = Command::new(RUNTIME)
-        .arg("--functions")
-        .arg(&functions)
-        .env("APSIS_FAAS_ADDRESS", &address)
-        .env("APSIS_FAAS_SHUTDOWN_GRACE", "5s")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let child = ChildGuard::spawn(
+        Command::new(RUNTIME)
+            .arg("--functions")
+            .arg(&functions)
+            .env("APSIS_FAAS_ADDRESS", &address)
+            .env("APSIS_FAAS_SHUTDOWN_GRACE", "5s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let base = format!("http://{address}");
     let up = eventually(WITHIN, || async {
         let r = client().get(format!("{base}/healthz")).send().await.ok()?;
@@ -60,19 +56,16 @@ async fn echo_pid(base: &str) -> u32 {
     response.text().await.unwrap().parse().unwrap()
 }
 
-fn signal(child: &Child, signal: Signal) {
-    kill_process(Pid::from_raw(child.id() as i32).unwrap(), signal).unwrap();
-}
-
-async fn exit_of(mut child: Child) -> (std::process::ExitStatus, String) {
+async fn exit_of(mut child: ChildGuard) -> (std::process::ExitStatus, String) {
     let status = eventually(WITHIN, || {
-        let status = child.try_wait().unwrap();
+        let status = child.child().try_wait().unwrap();
         async move { status }
     })
     .await
     .expect("Expected the runtime to exit");
     let mut stderr = String::new();
     child
+        .child()
         .stderr
         .take()
         .unwrap()
@@ -118,7 +111,7 @@ async fn serves_logs_json_lines_exports_metrics_and_stops_on_sigterm() {
         "{metrics}"
     );
 
-    signal(&running.child, Signal::TERM);
+    running.child.signal(Signal::TERM);
     let (status, stderr) = exit_of(running.child).await;
     assert!(status.success(), "{status}: {stderr}");
     assert!(
@@ -156,7 +149,7 @@ async fn function_processes_die_when_the_runtime_is_sigkilled() {
         .await
         .unwrap();
     let one: u32 = one.text().await.unwrap().parse().unwrap();
-    signal(&running.child, Signal::KILL);
+    running.child.signal(Signal::KILL);
     let _ = exit_of(running.child).await;
     let gone = eventually(WITHIN, || async {
         (process_gone(pid) && process_gone(one)).then_some(())

@@ -1,22 +1,16 @@
-//! Test support, all real: the workspace's `apsis engine` binary as a child process, and a fake OpenFaaS gateway
-//! (axum on 127.0.0.1:0) that records every request and answers as scripted, per function.
-//!
-//! Finding the engine: the test executable lives in `<target>/<profile>/deps/`, so `apsis` is expected at
-//! `<target>/<profile>/apsis`; when it is missing it is built once with `cargo build -p apsis-server --bin apsis`
-//! (same target directory, same profile). The worker crate does not depend on the server, not even for tests.
+//! Test support, all real: the workspace's `apsis engine` binary as a child process (apsis-testkit finds it, or
+//! builds it when missing: the worker crate does not depend on the server, not even for tests), and a fake
+//! OpenFaaS gateway (axum on 127.0.0.1:0) that records every request and answers as scripted, per function.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apsis_client::{ClientOptions, Gateway};
 use apsis_proto::gateway_protocol as pb;
+use apsis_testkit::{EngineOpts, EngineProcess};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,105 +18,29 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
 
-pub const WAIT: Duration = Duration::from_secs(30);
+pub use apsis_testkit::WAIT;
 /// 32 bytes: the shortest key `token` accepts.
 pub const KEY: &str = "test-callback-key-0123456789abcd";
 
-/// The `apsis` binary of this workspace, built if missing.
-pub fn engine_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-            let bin = profile_dir.join("apsis");
-            if !bin.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let mut build = Command::new(cargo);
-                build.args(["build", "-p", "apsis-server", "--bin", "apsis"]);
-                if profile_dir.file_name().is_some_and(|n| n == "release") {
-                    build.arg("--release");
-                }
-                build.env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-                let status = build.status().expect("cargo runs");
-                assert!(status.success(), "Expected to build the apsis binary");
-            }
-            bin
-        })
-        .clone()
+/// A real `apsis engine` on a temporary data directory, ready.
+pub fn engine() -> EngineProcess {
+    EngineProcess::start(EngineOpts::new(apsis_testkit::binary(
+        "apsis",
+        "apsis-server",
+    )))
 }
 
-/// Kills the child when dropped.
-pub struct Kill(pub Option<Child>);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A real `apsis engine` on a temporary data directory.
-pub struct Engine {
-    _child: Kill,
-    pub gateway: SocketAddr,
-    pub monitoring: SocketAddr,
-    _data: tempfile::TempDir,
-}
-
-impl Engine {
-    pub fn start() -> Engine {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(engine_binary())
-            .args(["engine", "--data-dir"])
-            .arg(data.path())
-            .args(["--gateway-address", "127.0.0.1:0"])
-            .args(["--monitoring-address", "127.0.0.1:0"])
-            .env("APSIS_LOG_FORMAT", "json")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let child = Kill(Some(child));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if v["message"] == "apsis engine ready" {
-                    let _ = tx.send(v);
-                }
-            }
-        });
-        let ready = rx
-            .recv_timeout(WAIT)
-            .expect("the engine logs that it is ready");
-        let addr = |f: &str| -> SocketAddr { ready[f].as_str().unwrap().parse().unwrap() };
-        Engine {
-            gateway: addr("gateway_address"),
-            monitoring: addr("monitoring_address"),
-            _child: child,
-            _data: data,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.gateway)
-    }
-
-    pub async fn client(&self) -> Gateway {
-        let options = ClientOptions {
-            address: self.url(),
-            ..ClientOptions::default()
-        };
-        apsis_client::connect(&options).await.unwrap()
-    }
-
+/// What these tests do with the engine beyond what apsis-testkit offers.
+pub trait EngineExt {
     /// Deploys `tests/fixtures/<name>`.
-    pub async fn deploy(&self, name: &str) {
+    async fn deploy(&self, name: &str);
+    async fn create(&self, bpmn_process_id: &str, variables: Value) -> i64;
+    /// Waits for the first open incident.
+    async fn incident(&self) -> Value;
+}
+
+impl EngineExt for EngineProcess {
+    async fn deploy(&self, name: &str) {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name);
@@ -140,7 +58,7 @@ impl Engine {
             .unwrap();
     }
 
-    pub async fn create(&self, bpmn_process_id: &str, variables: Value) -> i64 {
+    async fn create(&self, bpmn_process_id: &str, variables: Value) -> i64 {
         self.client()
             .await
             .create_process_instance(pb::CreateProcessInstanceRequest {
@@ -155,22 +73,10 @@ impl Engine {
             .process_instance_key
     }
 
-    /// The engine's open incidents (`GET /incidents` on the monitoring address).
-    pub async fn incidents(&self) -> Vec<Value> {
-        let url = format!("http://{}/incidents", self.monitoring);
-        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
-        serde_json::from_str::<Value>(&text)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    /// Waits for the first open incident.
-    pub async fn incident(&self) -> Value {
+    async fn incident(&self) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(i) = self.incidents().await.into_iter().next() {
+            if let Some(i) = self.incidents().into_iter().next() {
                 return i;
             }
             assert!(Instant::now() < deadline, "an incident within {WAIT:?}");

@@ -1,21 +1,21 @@
 //! Real processes for the end-to-end tests: the `apsis engine` binary of this workspace and the
 //! `apsis-callback-ack` binary, each on free loopback ports, killed when dropped.
 //!
-//! The engine binary cannot be a `CARGO_BIN_EXE_*` here (it belongs to another package), so [`engine_binary`]
-//! takes `target/<profile>/apsis` next to this test's own directory, and builds it when it is missing with
-//! `cargo build -p apsis-server --bin apsis`. That build goes to a target directory of its own
-//! (`target/apsis-engine-for-tests`), because the running `cargo test` holds the lock of this one. A binary that
-//! is present is used as it is: run `cargo build -p apsis-server --bin apsis` after changing the engine.
+//! The engine binary cannot be a `CARGO_BIN_EXE_*` here (it belongs to another package): apsis-testkit takes
+//! `target/<profile>/apsis` next to this test's own directory, or builds it when it is missing (see
+//! `apsis_testkit::binary` for how it avoids the lock the running `cargo test` holds). A binary that is present is
+//! used as it is: run `cargo build -p apsis-server --bin apsis` after changing the engine.
 
 #![allow(dead_code)] // each test file uses part of it
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apsis_client::{ClientOptions, Gateway};
+use apsis_client::Gateway;
 use apsis_proto as pb;
+use apsis_testkit::{free_port, http_get, wait_until, ChildGuard, EngineOpts, EngineProcess, WAIT};
 use apsis_worker_faas::task::Mode;
 use apsis_worker_faas::token::{self, CallbackKey, Claims};
 
@@ -25,14 +25,6 @@ pub fn key() -> CallbackKey {
     CallbackKey::new(KEY.as_bytes().to_vec()).unwrap()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -40,142 +32,12 @@ pub fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// `target/<profile>/apsis`, built if missing (see the module documentation).
-pub fn engine_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let next_to_us = profile_dir.join("apsis");
-    if next_to_us.exists() {
-        return next_to_us;
-    }
-    let profile = profile_dir
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let own_target = profile_dir.parent().unwrap().join("apsis-engine-for-tests");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    build
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "-p",
-            "apsis-server",
-            "--bin",
-            "apsis",
-            "--target-dir",
-        ])
-        .arg(&own_target);
-    if profile == "release" {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .expect("Expected to run cargo to build the engine");
-    assert!(
-        status.success(),
-        "Expected `cargo build -p apsis-server --bin apsis` to succeed"
-    );
-    own_target.join(&profile).join("apsis")
-}
-
-/// A child process killed (SIGKILL) and reaped when dropped.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    Some((status, body))
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} not ready within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// An `apsis engine` on loopback with its own data directory.
-pub struct Engine {
-    pub gateway_port: u16,
-    pub monitoring_port: u16,
-    pub data: tempfile::TempDir,
-    pub process: Option<Proc>,
-}
-
-impl Engine {
-    pub fn start() -> Engine {
-        let mut engine = Engine {
-            gateway_port: free_port(),
-            monitoring_port: free_port(),
-            data: tempfile::tempdir().unwrap(),
-            process: None,
-        };
-        engine.restart();
-        engine
-    }
-
-    /// Starts the engine (again, on the same ports and data) and waits until it is ready.
-    pub fn restart(&mut self) {
-        let child = Command::new(engine_binary())
-            .args(["engine", "--data-dir"])
-            .arg(self.data.path())
-            .arg("--gateway-address")
-            .arg(format!("127.0.0.1:{}", self.gateway_port))
-            .arg("--monitoring-address")
-            .arg(format!("127.0.0.1:{}", self.monitoring_port))
-            .env_remove("APSIS_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.process = Some(Proc(child));
-        let mon = self.monitoring_port;
-        wait_until("the engine", || {
-            http_get(mon, "/ready").is_some_and(|(s, _)| s == 200)
-        });
-    }
-
-    /// SIGKILL.
-    pub fn kill(&mut self) {
-        self.process = None;
-    }
-
-    pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.gateway_port)
-    }
-
-    pub async fn client(&self) -> Gateway {
-        let options = ClientOptions {
-            address: self.address(),
-            ..ClientOptions::default()
-        };
-        apsis_client::connect(&options).await.unwrap()
-    }
-
-    pub fn incidents(&self) -> serde_json::Value {
-        let (status, body) = http_get(self.monitoring_port, "/incidents").unwrap();
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).unwrap()
-    }
+/// An `apsis engine` on loopback with its own data directory, ready; `restart` keeps its addresses.
+pub fn engine() -> EngineProcess {
+    EngineProcess::start(EngineOpts::new(apsis_testkit::binary(
+        "apsis",
+        "apsis-server",
+    )))
 }
 
 /// A running `apsis-callback-ack`; its JSON log lines go to `log`.
@@ -183,7 +45,7 @@ pub struct CallbackAck {
     pub port: u16,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
-    _process: Proc,
+    _process: ChildGuard,
 }
 
 impl CallbackAck {
@@ -204,9 +66,10 @@ impl CallbackAck {
         for (name, value) in extra_env {
             command.env(name, value);
         }
-        let process = Proc(command.spawn().unwrap());
-        wait_until("callback-ack", || {
-            http_get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+        let process = ChildGuard::spawn(&mut command);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_until("callback-ack's /healthz to answer 200", WAIT, || {
+            http_get(addr, "/healthz").is_some_and(|(s, _)| s == 200)
         });
         CallbackAck {
             port,
@@ -216,13 +79,19 @@ impl CallbackAck {
         }
     }
 
+    fn get(&self, path: &str) -> String {
+        http_get(SocketAddr::from(([127, 0, 0, 1], self.port)), path)
+            .unwrap()
+            .1
+    }
+
     pub fn url(&self, token: &str) -> String {
         format!("http://127.0.0.1:{}/?token={token}", self.port)
     }
 
     /// The value of `apsis_callback_ack_callbacks_total{outcome="<outcome>"}`, 0 when absent.
     pub fn callbacks(&self, outcome: &str) -> u64 {
-        let (_, text) = http_get(self.port, "/metrics").unwrap();
+        let text = self.get("/metrics");
         let needle = format!("apsis_callback_ack_callbacks_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&needle))
@@ -230,7 +99,7 @@ impl CallbackAck {
     }
 
     pub fn metrics(&self) -> String {
-        http_get(self.port, "/metrics").unwrap().1
+        self.get("/metrics")
     }
 
     pub fn log_text(&self) -> String {

@@ -30,7 +30,7 @@
 //! cannot be trusted or read is refused with a [`token::TokenError`] or [`callback::CallbackError`] (HTTP 401/400,
 //! nothing is done); a fault of the worker itself (configuration, later I/O) is an [`Error`].
 //!
-//! This crate must not depend on the engine's core, store or server (checked by `tests/architecture.rs`): it is a
+//! This crate must not depend on the engine's core, store or server (checked by `testkit/tests/architecture.rs`): it is a
 //! Zeebe client like any other and must work unchanged against a Camunda 8 cluster. It reuses the ISO-8601 duration
 //! parser of `apsis-bpmn` so that a `timeout` header accepts exactly what a BPMN timer accepts.
 

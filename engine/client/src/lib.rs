@@ -12,7 +12,7 @@
 //! sentence a person can act on ("Expected ..., but ..."), never a raw transport dump.
 //!
 //! Must not depend on the engine (apsis-core, apsis-store, apsis-server) or BPMN: a worker links this crate without
-//! linking an engine. `tests/architecture.rs` checks that.
+//! linking an engine. `testkit/tests/architecture.rs` checks that.
 
 mod address;
 mod auth;

@@ -259,3 +259,29 @@ async fn sigkill_of_the_worker_mid_job_still_completes_every_instance_exactly_on
         chain.proxy.received.load(SeqCst),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_and_callback_ack_ride_out_an_engine_restart() {
+    let mut chain = Chain::start().await;
+    let before = chain
+        .run("e2e-hold", json!({"verb": "echo", "arg": "before"}))
+        .await;
+    assert_eq!(before["result"]["argv"][1], "before");
+    // SIGKILL and restart on the same data directory and addresses: the worker's streams and polls and
+    // callback-ack's gateway connection fail (UNAVAILABLE), back off and reconnect.
+    chain.engine.restart();
+    let after = chain
+        .run("e2e-receive", json!({"verb": "echo", "arg": "after"}))
+        .await;
+    assert_eq!(after["step"]["status"], 200, "{after}");
+    let held = chain
+        .run("e2e-hold", json!({"verb": "echo", "arg": "again"}))
+        .await;
+    assert_eq!(held["result"]["argv"][1], "again");
+    assert_eq!(
+        chain.count("e2e-hold", "completed"),
+        2,
+        "durable across the restart"
+    );
+    assert!(chain.engine.incidents().is_empty());
+}

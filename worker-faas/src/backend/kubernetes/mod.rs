@@ -238,8 +238,15 @@ impl Kubernetes {
         let limit = launch.timeout.saturating_add(WATCH_MARGIN);
         let watched = tokio::time::timeout(limit, self.watch(&jobs, &name));
         tokio::pin!(watched);
-        let mut ticks = tokio::time::interval(self.settings.keep_alive_interval);
-        let extension = self.settings.keep_alive_interval + KEEP_ALIVE_MARGIN;
+        // Extended at once (the activation timeout may be shorter than the interval), then every interval.
+        let every = self.settings.keep_alive_interval;
+        let extension = every + KEEP_ALIVE_MARGIN;
+        if keep_alive.extend(extension).await == Settlement::AlreadyDone {
+            info!(job_name = %name, "the Zeebe job is gone; not watching its Kubernetes Job");
+            return Finished::Gone;
+        }
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let watched = loop {
             tokio::select! {
                 watched = &mut watched => break watched,

@@ -39,9 +39,11 @@ use super::jitter;
 use crate::outcome::{self, CompleteJob, FailJob, Policy, Settlement};
 use verdict::{ApiError, Class, Op};
 
+mod settings;
 pub mod spec;
 pub mod verdict;
 
+pub use settings::{Settings, Volume};
 pub use spec::Launch;
 
 /// How much longer than the task's timeout the watch waits before deleting the Job itself.
@@ -52,53 +54,6 @@ pub const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(30);
 pub const LOG_LIMIT_BYTES: i64 = 64 * 1024;
 /// A watch that ran this long before failing starts its retries afresh.
 const WATCH_HEALTHY: Duration = Duration::from_secs(60);
-
-/// The worker's `[kubernetes]` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// `false`: kubernetes tasks are incidents (no client is ever made).
-    pub enabled: bool,
-    /// `None`: the client's default namespace (the service account's, or the KUBECONFIG context's).
-    pub namespace: Option<String>,
-    /// The Job pods' service account.
-    pub service_account: Option<String>,
-    /// The data volume every Job mounts.
-    pub volume: Option<Volume>,
-    /// Environment of every Job container, before `APSIS_CALL_ID` and `APSIS_JOB_KEY`.
-    pub env: Vec<(String, String)>,
-    pub ttl_seconds_after_finished: u32,
-    /// `Always`, `IfNotPresent`, `Never`; `None`: Kubernetes' default.
-    pub image_pull_policy: Option<String>,
-    /// The container's `command`; `None`: the image's entrypoint, with the rendered `cmdline` as its args.
-    pub command: Option<Vec<String>>,
-    pub keep_alive_interval: Duration,
-    /// Log lines kept from a pod.
-    pub log_lines: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            enabled: false,
-            namespace: None,
-            service_account: None,
-            volume: None,
-            env: Vec::new(),
-            ttl_seconds_after_finished: 3600,
-            image_pull_policy: None,
-            command: None,
-            keep_alive_interval: Duration::from_secs(30),
-            log_lines: 50,
-        }
-    }
-}
-
-/// A PersistentVolumeClaim mounted into every Job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    pub claim: String,
-    pub mount_path: String,
-}
 
 /// The Zeebe side of a run: extends the job's timeout.
 ///

@@ -22,6 +22,7 @@ use crate::outcome::Policy;
 use crate::token::CallbackKey;
 use crate::Error;
 
+mod kubernetes;
 mod print;
 
 /// The environment variable naming the config file.
@@ -78,6 +79,8 @@ pub struct Config {
     pub log_level: String,
     /// `json` (the fixed fields as JSON keys) or `text`.
     pub log_format: String,
+    /// The `[kubernetes]` section.
+    pub kubernetes: crate::backend::kubernetes::Settings,
 }
 
 /// The TOML file: every key optional, unknown keys and wrong types refused. Top-level values are read through
@@ -101,6 +104,7 @@ struct File {
     log_level: Option<String>,
     log_format: Option<String>,
     retry: Option<RetryFile>,
+    kubernetes: Option<kubernetes::KubernetesFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -309,6 +313,11 @@ pub fn resolve(flags: &Flags, sources: &Sources) -> Result<Config, Error> {
             found: log_format,
         });
     }
+    let kubernetes = kubernetes::resolve(
+        file.kubernetes,
+        &sources.env,
+        sources.file.as_ref().map(|(p, _)| p.as_path()),
+    )?;
     let retry = file.retry.unwrap_or_default();
     let defaults = Policy::default();
     let policy = Policy {
@@ -341,6 +350,7 @@ pub fn resolve(flags: &Flags, sources: &Sources) -> Result<Config, Error> {
         shutdown_grace: Duration::from_millis(number("shutdown_grace_ms", 30_000)?),
         log_level: text("log_level", "info")?,
         log_format,
+        kubernetes,
     })
 }
 

@@ -384,7 +384,13 @@ fn fail_invocation(
     ))
 }
 
-fn fail(job_key: i64, job_retries: i32, error_message: String, policy: &Policy) -> FailJob {
+/// A failure worth another attempt: retries - 1, and the policy's backoff while retries remain.
+pub(crate) fn fail(
+    job_key: i64,
+    job_retries: i32,
+    error_message: String,
+    policy: &Policy,
+) -> FailJob {
     let retries = job_retries.saturating_sub(1).max(0);
     FailJob {
         job_key,

@@ -224,6 +224,14 @@ impl Task {
             }
         }
         let kubernetes = kubernetes(&h, backend)?;
+        if kubernetes.is_some() && mode != Mode::Hold {
+            return Err(h.invalid(
+                header::MODE,
+                "'hold' with backend 'kubernetes' (the worker completes the job when its Job ends; no callback \
+                 publishes a message)",
+                mode.as_str(),
+            ));
+        }
         Ok(Task {
             element_id: element_id.to_owned(),
             bpmn_process_id: bpmn_process_id.to_owned(),

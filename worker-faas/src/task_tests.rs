@@ -190,6 +190,10 @@ fn contract_errors_name_the_element_the_header_and_what_was_expected() {
             "element 'ortho': Expected header 'cpu' to be a Kubernetes quantity such as '2', '500m' or '8Gi' (a resource quantity cannot be signed), but found '-1'",
         ),
         (
+            &[("function", "f"), ("backend", "kubernetes"), ("image", "otb"), ("mode", "receive-task")],
+            "element 'ortho': Expected header 'mode' to be 'hold' with backend 'kubernetes' (the worker completes the job when its Job ends; no callback publishes a message), but found 'receive-task'",
+        ),
+        (
             &[("function", "f"), ("resultVariable", "out.tif")],
             "element 'ortho': Expected header 'resultVariable' to be a variable name such as 'ortho' (letters, digits and '_', not starting with a digit), but found 'out.tif'",
         ),

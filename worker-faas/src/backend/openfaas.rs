@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
-use super::{Backend, Invoked};
-use crate::outcome::{self, Invocation, InvocationDecision, InvocationResult, Jitter, Policy};
+use super::{jitter, Backend, Invoked};
+use crate::outcome::{self, Invocation, InvocationDecision, InvocationResult, Policy};
 use crate::request::FunctionRequest;
 use crate::{metrics, Error};
 
@@ -119,12 +119,6 @@ impl Backend for OpenFaas {
     ) -> Pin<Box<dyn Future<Output = Invoked> + Send + 'a>> {
         Box::pin(self.invoke_all(request))
     }
-}
-
-/// Equal jitter from a fresh random UUID's bits (the one source of randomness the worker already has).
-fn jitter() -> Jitter {
-    let bits = uuid::Uuid::new_v4().as_u128() as u32;
-    Jitter::Equal(f64::from(bits) / f64::from(u32::MAX))
 }
 
 /// A transport error as a short reason: the kind, then the innermost cause.

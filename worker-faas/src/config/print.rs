@@ -44,6 +44,10 @@ impl Config {
         retry.insert("max_backoff_ms".into(), ms(p.invoke_max_backoff));
         retry.insert("job_retry_backoff_ms".into(), ms(p.job_retry_backoff));
         t.insert("retry".into(), toml::Value::Table(retry));
+        t.insert(
+            "kubernetes".into(),
+            toml::Value::Table(super::kubernetes::to_toml(&self.kubernetes)),
+        );
         let g = &self.gateway;
         let mut gw = toml::Table::new();
         gw.insert("address".into(), s(&g.address));

@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::Shared;
-use crate::backend::Invoked;
+use crate::backend::{Invoked, Selected};
 use crate::outcome::{self, AcceptedDecision, FailJob, Settlement};
 use crate::request::{self, JobFacts, Signing};
 use crate::task::Task;
@@ -84,7 +84,12 @@ async fn handle(shared: &Arc<Shared>, job: &pb::ActivatedJob, received: Instant)
     let variables: Value = serde_json::from_str(&job.variables)
         .unwrap_or_else(|_| Value::Object(serde_json::Map::new()));
     let backend = match shared.options.backends.for_task(&task, job.key) {
-        Ok(backend) => backend.clone(),
+        Ok(Selected::Call(backend)) => backend.clone(),
+        Ok(Selected::Kubernetes(kubernetes)) => {
+            let kubernetes = kubernetes.clone();
+            return super::kubernetes::run(shared, job, &task, &variables, &kubernetes, received)
+                .await;
+        }
         Err(fail) => return fail_job(shared, &fail, &task.function, "backend").await,
     };
     let call_id = uuid::Uuid::new_v4().to_string();
@@ -190,12 +195,17 @@ fn hold(shared: &Arc<Shared>, job: &pb::ActivatedJob, task: &Task, timeout: Dura
     }
 }
 
-async fn incident(shared: &Shared, job_key: i64, failure: &Failure, function: &str) {
+pub(super) async fn incident(shared: &Shared, job_key: i64, failure: &Failure, function: &str) {
     let fail = outcome::incident(job_key, failure);
     fail_job(shared, &fail, function, "incident").await;
 }
 
-async fn fail_job(shared: &Shared, fail: &FailJob, function: &str, reason: &'static str) {
+pub(super) async fn fail_job(
+    shared: &Shared,
+    fail: &FailJob,
+    function: &str,
+    reason: &'static str,
+) {
     if shared.fail(fail).await != Settlement::Failed {
         metrics::failed(function, reason);
         warn!(error = %fail.error_message, retries = fail.retries, reason, "job failed");

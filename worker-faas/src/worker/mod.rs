@@ -38,6 +38,7 @@ use crate::Error;
 mod activate;
 mod gateway;
 mod job;
+mod kubernetes;
 
 /// What the job loop needs.
 #[derive(Debug, Clone)]
@@ -66,7 +67,12 @@ impl Options {
             callback_url: config.callback_url.clone(),
             callback_key: config.callback_key.clone(),
             policy: config.policy.clone(),
-            backends: Backends::http(&config.openfaas_url, &config.local_url, &config.policy)?,
+            backends: Backends::new(
+                &config.openfaas_url,
+                &config.local_url,
+                &config.kubernetes,
+                &config.policy,
+            )?,
         })
     }
 }

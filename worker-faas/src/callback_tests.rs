@@ -225,6 +225,7 @@ fn a_callback_must_be_for_its_tokens_call() {
         retries: 3,
         result_variable: None,
         expires_at: 10,
+        trace: Default::default(),
     };
     let r = parse(&with(&[]), b"").unwrap();
     assert_eq!(r.check_call_id(&claims), Ok(()));

@@ -13,6 +13,7 @@ fn claims(mode: Mode, retries: i32, result_variable: Option<&str>) -> Claims {
         retries,
         result_variable: result_variable.map(str::to_owned),
         expires_at: NOW + 7200,
+        trace: Default::default(),
     }
 }
 

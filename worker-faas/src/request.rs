@@ -25,6 +25,7 @@ pub const TEXT: &str = "text/plain; charset=utf-8";
 #[derive(Debug, Clone, Copy)]
 pub struct JobFacts<'a> {
     pub job_key: i64,
+    pub process_instance_key: i64,
     pub retries: i32,
     /// The job's variables, a JSON object.
     pub variables: &'a Value,
@@ -101,6 +102,11 @@ pub fn build(
         retries: job.retries,
         result_variable: task.result_variable.clone(),
         expires_at: expires.as_secs(),
+        trace: token::Trace {
+            process_instance_key: Some(job.process_instance_key),
+            function: Some(task.function.clone()),
+            invoked_at_ms: Some(signing.now_ms.max(0) as u64),
+        },
     };
     let token = token::sign(&claims, signing.key);
     let separator = if signing.callback_base.contains('?') {
@@ -181,6 +187,7 @@ mod tests {
         };
         let job = JobFacts {
             job_key: 42,
+            process_instance_key: 7,
             retries: 3,
             variables: &vars,
         };
@@ -197,6 +204,14 @@ mod tests {
         assert_eq!(claims.result_variable.as_deref(), Some("ortho"));
         assert_eq!(claims.expires_at, 1_000 + 2 + HOLD_GRACE.as_secs());
         assert!(matches!(claims.mode, Mode::ReceiveTask { .. }));
+        assert_eq!(
+            claims.trace,
+            token::Trace {
+                process_instance_key: Some(7),
+                function: Some("otbcli".into()),
+                invoked_at_ms: Some(1_000_000),
+            }
+        );
     }
 
     #[test]

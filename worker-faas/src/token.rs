@@ -79,6 +79,18 @@ pub struct Claims {
     pub result_variable: Option<String>,
     /// Unix seconds; the token is refused from this second on.
     pub expires_at: u64,
+    /// For logs and metrics only: never needed to act.
+    pub trace: Trace,
+}
+
+/// What a token carries for observability (CONVENTIONS.md §9), so callback-ack's lines and metrics name the
+/// instance and the function, and it can measure the call's latency. Optional in the payload: older tokens verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub process_instance_key: Option<i64>,
+    pub function: Option<String>,
+    /// When the worker invoked the function (unix milliseconds).
+    pub invoked_at_ms: Option<u64>,
 }
 
 /// Why a token was refused.
@@ -115,6 +127,13 @@ struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     v: Option<String>,
     e: u64,
+    /// process instance key, function, invocation time (unix ms): [`Trace`]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    f: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<u64>,
 }
 
 /// The token granting `claims`, signed with `key`.
@@ -132,6 +151,9 @@ pub fn sign(claims: &Claims, key: &CallbackKey) -> String {
         r: claims.retries,
         v: claims.result_variable.clone(),
         e: claims.expires_at,
+        p: claims.trace.process_instance_key,
+        f: claims.trace.function.clone(),
+        t: claims.trace.invoked_at_ms,
     };
     // Serializing a struct of strings and integers cannot fail.
     let json = serde_json::to_vec(&payload).unwrap_or_default();
@@ -198,6 +220,11 @@ pub fn verify(token: &str, key: &CallbackKey, now: u64) -> Result<Claims, TokenE
         retries: payload.r,
         result_variable: payload.v,
         expires_at: payload.e,
+        trace: Trace {
+            process_instance_key: payload.p,
+            function: payload.f,
+            invoked_at_ms: payload.t,
+        },
     })
 }
 

@@ -14,6 +14,7 @@ fn claims() -> Claims {
         retries: 3,
         result_variable: Some("ortho".into()),
         expires_at: 1_700_003_600,
+        trace: Default::default(),
     }
 }
 
@@ -197,4 +198,23 @@ fn keys_are_long_enough_and_never_printed() {
         "{debug}"
     );
     assert!(debug.contains(k.id()));
+}
+
+#[test]
+fn the_trace_fields_travel_signed_and_are_optional() {
+    let k = key(7);
+    let traced = Claims {
+        trace: crate::token::Trace {
+            process_instance_key: Some(2_251_799_813_685_250),
+            function: Some("otbcli".into()),
+            invoked_at_ms: Some(1_700_000_000_123),
+        },
+        ..claims()
+    };
+    let token = sign(&traced, &k);
+    assert_eq!(verify(&token, &k, 0), Ok(traced));
+    // A token without them (as signed before they existed) verifies with an empty trace.
+    let plain = sign(&claims(), &k);
+    assert!(!payload_json(&plain).contains("\"p\""));
+    assert_eq!(verify(&plain, &k, 0).unwrap().trace, Default::default());
 }

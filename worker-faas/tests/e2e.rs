@@ -43,6 +43,15 @@ async fn hold_mode_completes_with_the_function_output() {
         .await;
     assert_eq!(vars["result"], json!({"argv": ["echo", "x"]}), "{vars}");
     assert!(chain.engine.incidents().is_empty());
+    // callback-ack measured the wait from the worker's invocation (carried in the token) to the callback.
+    assert_eq!(
+        chain
+            .callback_ack_metric(
+                "apsis_callback_ack_callback_latency_seconds_count{function=\"echo\"}"
+            )
+            .await,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -190,6 +199,7 @@ async fn a_forged_callback_is_refused_and_changes_nothing() {
             retries: 3,
             result_variable: None,
             expires_at: u64::MAX / 2,
+            trace: Default::default(),
         },
         &wrong_key,
     );

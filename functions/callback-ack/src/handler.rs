@@ -2,7 +2,7 @@
 //! `outcome::on_callback`, then answer 202 at once and carry the decision out in the background, or, with
 //! `act_before_answer`, answer only once the gateway has acknowledged it (503 if it did not).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apsis_worker_faas::callback::{self, CALL_ID};
 use apsis_worker_faas::outcome::{self, CallbackDecision, Settlement};
@@ -59,9 +59,14 @@ pub(crate) async fn callback(
         call_id = %claims.call_id,
         job_key = claims.job_key,
         function = field::Empty,
-        // Not carried by the token nor by OpenFaaS's headers; recorded when a later token version carries it.
         process_instance_key = field::Empty,
     );
+    if let Some(key) = claims.trace.process_instance_key {
+        span.record("process_instance_key", key);
+    }
+    if let Some(function) = &claims.trace.function {
+        span.record("function", function.as_str());
+    }
     async move {
         let body = match crate::body::head_and_tail(body, shared.max_output_bytes).await {
             Ok(body) => body,
@@ -76,8 +81,19 @@ pub(crate) async fn callback(
             Ok(report) => report,
             Err(e) => return refuse(Outcome::RefusedRequest, &claims.call_id, e.to_string()),
         };
-        if let Some(function) = &report.function {
+        if let (Some(function), None) = (&report.function, &claims.trace.function) {
             tracing::Span::current().record("function", function.as_str());
+        }
+        // Invocation (the worker's clock, in the token) to callback (ours): what the workflow waited.
+        if let Some(invoked_at_ms) = claims.trace.invoked_at_ms {
+            let function = claims
+                .trace
+                .function
+                .clone()
+                .or_else(|| report.function.clone())
+                .unwrap_or_default();
+            let waited_ms = unix_now_ms().saturating_sub(invoked_at_ms);
+            metrics::callback_latency(function, Duration::from_millis(waited_ms));
         }
         let action = match outcome::on_callback(&claims, &report, &shared.policy, now) {
             CallbackDecision::Publish(p) => Action::Publish(p),
@@ -194,4 +210,10 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

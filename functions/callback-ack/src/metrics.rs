@@ -8,13 +8,25 @@ pub const CALLBACKS: &str = "apsis_callback_ack_callbacks_total";
 /// Gateway calls (label `command`: publish_message, complete_job, fail_job; `code`: the gRPC code, or `connect`).
 pub const GATEWAY_CALL_SECONDS: &str = "apsis_callback_ack_gateway_call_seconds";
 
+/// Invocation by the worker to callback, by `function` (from the token): how long the workflow waited for it.
+pub const CALLBACK_LATENCY_SECONDS: &str = "apsis_callback_ack_callback_latency_seconds";
+
 /// Buckets of the histograms, for the exporter.
-pub const HISTOGRAM_BUCKETS: &[(&str, &[f64])] = &[(
-    GATEWAY_CALL_SECONDS,
-    &[
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ],
-)];
+pub const HISTOGRAM_BUCKETS: &[(&str, &[f64])] = &[
+    (
+        GATEWAY_CALL_SECONDS,
+        &[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ],
+    ),
+    // OTB steps take seconds to hours.
+    (
+        CALLBACK_LATENCY_SECONDS,
+        &[
+            0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
+        ],
+    ),
+];
 
 /// What became of one callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +66,11 @@ impl Outcome {
 
 pub(crate) fn callback(outcome: Outcome) {
     metrics::counter!(CALLBACKS, "outcome" => outcome.label()).increment(1);
+}
+
+pub(crate) fn callback_latency(function: String, waited: Duration) {
+    metrics::histogram!(CALLBACK_LATENCY_SECONDS, "function" => function)
+        .record(waited.as_secs_f64());
 }
 
 pub(crate) fn gateway_call(command: &'static str, code: String, took: Duration) {

@@ -80,6 +80,7 @@ async fn receive_task_mode_publishes_once_and_the_instance_moves_on() {
             retries: 3,
             result_variable: None,
             expires_at: unix_now() + 3600,
+            trace: Default::default(),
         },
         &key(),
     );
@@ -190,6 +191,7 @@ async fn refused_callbacks_change_nothing() {
         retries: job.retries,
         result_variable: None,
         expires_at,
+        trace: Default::default(),
     };
     let other_key = CallbackKey::new(b"another-key-0123456789-0123456789".to_vec()).unwrap();
     let forged = token::sign(&claims("c-1", unix_now() + 3600), &other_key);

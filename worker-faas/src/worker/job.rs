@@ -99,6 +99,7 @@ async fn handle(shared: &Arc<Shared>, job: &pb::ActivatedJob, received: Instant)
         .map_or(0, |d| d.as_millis() as i64);
     let facts = JobFacts {
         job_key: job.key,
+        process_instance_key: job.process_instance_key,
         retries: job.retries,
         variables: &variables,
     };

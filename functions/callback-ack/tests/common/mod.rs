@@ -144,6 +144,7 @@ pub fn hold_token(
             retries,
             result_variable: result_variable.map(str::to_owned),
             expires_at: unix_now() + 3600,
+            trace: Default::default(),
         },
         &key(),
     )

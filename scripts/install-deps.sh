@@ -17,6 +17,13 @@ python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 have protoc || need_apt+=(protobuf-compiler)
 have jq || need_apt+=(jq)
 have curl || need_apt+=(curl)
+# The OTB chain (issue 5): Orfeo Toolbox's otbcli_* applications, GDAL's tools and Python bindings (the reference
+# normalize in the benchmark), and libgdal-dev + clang for the Rust `gdal` crate (functions/normalize-product).
+have otbcli_BundleToPerfectSensor || need_apt+=(otb-bin)
+have gdalinfo || need_apt+=(gdal-bin)
+have gdal-config || need_apt+=(libgdal-dev)
+/usr/bin/python3 -c 'from osgeo import gdal' >/dev/null 2>&1 || need_apt+=(python3-gdal)
+have clang || need_apt+=(clang)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -5,12 +5,15 @@
 
 #[path = "e2e/chain.rs"]
 mod chain;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
 use apsis_proto as pb;
 use chain::{wait, Chain, Delivery};
 use serde_json::json;
+use support::EngineExt as _;
 
 const WITHIN: Duration = Duration::from_secs(40);
 /// A value a shell would act on: it must reach the function as one argument, unchanged.
@@ -59,13 +62,14 @@ async fn a_failing_function_ends_in_an_incident_with_its_error_text_and_the_fix_
     let chain = Chain::start().await;
     let input = chain.dir.path().join("pan.tif");
     let pi = chain
+        .engine
         .create(
             "e2e-hold",
             json!({"verb": "require", "arg": input.display().to_string()}),
         )
         .await;
     // retries="2": the first failure leaves one retry, the second raises the incident.
-    let incident = chain.wait_incident(WITHIN).await;
+    let incident = chain.engine.incident().await;
     assert_eq!(incident["errorType"], "JOB_NO_RETRIES", "{incident}");
     assert_eq!(incident["processInstanceKey"], pi, "{incident}");
     let message = incident["errorMessage"].as_str().unwrap();
@@ -156,9 +160,10 @@ async fn a_lost_callback_hits_the_deadline() {
     );
     // Hold mode: the worker fails the job at the task's deadline (PT5S), twice (retries="2"): an incident.
     chain
+        .engine
         .create("e2e-hold", json!({"verb": "echo", "arg": "lost"}))
         .await;
-    let incident = chain.wait_incident(WITHIN).await;
+    let incident = chain.engine.incident().await;
     assert_eq!(
         incident["errorMessage"],
         "Expected a callback from function 'echo' within PT5S, but none arrived",
@@ -178,6 +183,7 @@ async fn a_forged_callback_is_refused_and_changes_nothing() {
     let chain = Chain::start().await;
     chain.proxy.set(Delivery::Drop); // the real callback never arrives: only the forged ones do
     chain
+        .engine
         .create("e2e-hold", json!({"verb": "echo", "arg": "x"}))
         .await;
     wait(WITHIN, "the function to call back", || {
@@ -234,6 +240,7 @@ async fn sigkill_of_the_worker_mid_job_still_completes_every_instance_exactly_on
     let n = 12;
     for i in 0..n {
         chain
+            .engine
             .create("e2e-hold", json!({"verb": "echo", "arg": "x", "i": i}))
             .await;
     }

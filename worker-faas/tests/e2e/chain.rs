@@ -23,9 +23,7 @@ use apsis_proto as pb;
 use apsis_testkit::{binary, free_port, http_get, ChildGuard, EngineOpts, EngineProcess};
 use serde_json::Value;
 
-/// 40 bytes: the worker and callback-ack share it.
-pub const KEY: &str = "e2e-callback-key-0123456789abcdefghijklmn";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+use crate::support::{EngineExt as _, KEY};
 
 /// What the proxy does with a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +162,7 @@ job_retry_backoff_ms = 100
         chain.start_worker();
         chain.wait_for_runtime().await;
         for name in ["e2e-hold.bpmn", "e2e-receive.bpmn"] {
-            chain.deploy(name).await;
+            chain.engine.deploy(name).await;
         }
         chain
     }
@@ -196,39 +194,6 @@ job_retry_backoff_ms = 100
             || http_get(addr, "/healthz").is_some_and(|(s, _)| s == 200),
         )
         .await;
-    }
-
-    async fn deploy(&self, name: &str) {
-        let content = std::fs::read(format!("{FIXTURES}/{name}")).unwrap();
-        self.engine
-            .client()
-            .await
-            .deploy_resource(pb::DeployResourceRequest {
-                resources: vec![pb::Resource {
-                    name: name.into(),
-                    content,
-                }],
-                tenant_id: String::new(),
-            })
-            .await
-            .unwrap();
-    }
-
-    /// Creates an instance and returns its key.
-    pub async fn create(&self, process: &str, variables: Value) -> i64 {
-        self.engine
-            .client()
-            .await
-            .create_process_instance(pb::CreateProcessInstanceRequest {
-                bpmn_process_id: process.into(),
-                version: -1,
-                variables: variables.to_string(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .process_instance_key
     }
 
     /// Creates an instance and waits for its end; returns its variables.
@@ -273,17 +238,6 @@ job_retry_backoff_ms = 100
             || self.count(process, "completed") >= n,
         )
         .await;
-    }
-
-    /// Waits for the first open incident and returns it (the engine's /incidents JSON).
-    pub async fn wait_incident(&self, within: Duration) -> Value {
-        let mut found = None;
-        wait(within, "an incident", || {
-            found = self.engine.incidents().into_iter().next();
-            found.is_some()
-        })
-        .await;
-        found.unwrap()
     }
 
     /// A metric of callback-ack, read through the runtime's gateway (`/function/callback-ack/metrics`).

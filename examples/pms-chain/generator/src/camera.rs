@@ -134,8 +134,10 @@ impl Rpc {
             (lat - self.lat_off) / self.lat_scale,
             (height - self.height_off) / self.height_scale,
         );
-        let samp = self.samp_off + self.samp_scale * dot(&self.samp_num, &m) / dot(&self.samp_den, &m);
-        let line = self.line_off + self.line_scale * dot(&self.line_num, &m) / dot(&self.line_den, &m);
+        let samp =
+            self.samp_off + self.samp_scale * dot(&self.samp_num, &m) / dot(&self.samp_den, &m);
+        let line =
+            self.line_off + self.line_scale * dot(&self.line_num, &m) / dot(&self.line_den, &m);
         (samp, line)
     }
 
@@ -165,8 +167,11 @@ impl Rpc {
 
     /// The items of GDAL's "RPC" metadata domain (RFC 22). Numbers use Rust's shortest exact representation.
     pub fn gdal_items(&self) -> Vec<(String, String)> {
-        let mut items: Vec<(String, String)> =
-            self.scalars().iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect();
+        let mut items: Vec<(String, String)> = self
+            .scalars()
+            .iter()
+            .map(|(k, v)| (k.to_string(), format!("{v:?}")))
+            .collect();
         for (key, values) in self.coefficients() {
             let joined: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
             items.push((key.to_string(), joined.join(" ")));
@@ -194,16 +199,28 @@ impl Rpc {
 mod tests {
     use super::*;
 
-    const TOULOUSE: Footprint = Footprint { lat: 43.6, lon: 1.44, pan_size: 2000 };
+    const TOULOUSE: Footprint = Footprint {
+        lat: 43.6,
+        lon: 1.44,
+        pan_size: 2000,
+    };
 
     #[test]
     fn the_footprint_corners_are_the_image_corners() {
         let rpc = TOULOUSE.rpc(2000);
         let (dlat, dlon) = TOULOUSE.half_side_deg();
-        let (col, row) = rpc.ground_to_image(TOULOUSE.lon - dlon, TOULOUSE.lat + dlat, MEAN_HEIGHT_M);
-        assert!((col + 0.5).abs() < 1e-9 && (row + 0.5).abs() < 1e-9, "north-west corner at ({col}, {row})");
-        let (col, row) = rpc.ground_to_image(TOULOUSE.lon + dlon, TOULOUSE.lat - dlat, MEAN_HEIGHT_M);
-        assert!((col - 1999.5).abs() < 1e-9 && (row - 1999.5).abs() < 1e-9, "south-east corner at ({col}, {row})");
+        let (col, row) =
+            rpc.ground_to_image(TOULOUSE.lon - dlon, TOULOUSE.lat + dlat, MEAN_HEIGHT_M);
+        assert!(
+            (col + 0.5).abs() < 1e-9 && (row + 0.5).abs() < 1e-9,
+            "north-west corner at ({col}, {row})"
+        );
+        let (col, row) =
+            rpc.ground_to_image(TOULOUSE.lon + dlon, TOULOUSE.lat - dlat, MEAN_HEIGHT_M);
+        assert!(
+            (col - 1999.5).abs() < 1e-9 && (row - 1999.5).abs() < 1e-9,
+            "south-east corner at ({col}, {row})"
+        );
     }
 
     #[test]
@@ -211,23 +228,42 @@ mod tests {
         let rpc = TOULOUSE.rpc(2000);
         let (m_lat, _) = metres_per_degree(TOULOUSE.lat);
         let (_, row0) = rpc.ground_to_image(TOULOUSE.lon, TOULOUSE.lat, MEAN_HEIGHT_M);
-        let (_, row1) = rpc.ground_to_image(TOULOUSE.lon, TOULOUSE.lat - 100.0 / m_lat, MEAN_HEIGHT_M);
-        assert!((row1 - row0 - 200.0).abs() < 1e-6, "100 m south is {} rows", row1 - row0);
+        let (_, row1) =
+            rpc.ground_to_image(TOULOUSE.lon, TOULOUSE.lat - 100.0 / m_lat, MEAN_HEIGHT_M);
+        assert!(
+            (row1 - row0 - 200.0).abs() < 1e-6,
+            "100 m south is {} rows",
+            row1 - row0
+        );
         let (c0, _) = rpc.ground_to_image(TOULOUSE.lon, TOULOUSE.lat, MEAN_HEIGHT_M);
         let (c1, r1) = rpc.ground_to_image(TOULOUSE.lon, TOULOUSE.lat, MEAN_HEIGHT_M + 100.0);
         let expected = 100.0 * VIEW_ANGLE_DEG.to_radians().tan() / PAN_GSD_M;
-        assert!((c1 - c0 - expected).abs() < 1e-6 && (r1 - row0).abs() < 1e-9, "100 m up moves {} columns", c1 - c0);
+        assert!(
+            (c1 - c0 - expected).abs() < 1e-6 && (r1 - row0).abs() < 1e-9,
+            "100 m up moves {} columns",
+            c1 - c0
+        );
     }
 
     #[test]
     fn an_ms_pixel_covers_exactly_four_by_four_pan_pixels() {
         let (pan, ms) = (TOULOUSE.rpc(2000), TOULOUSE.rpc(500));
-        for (lon, lat, h) in [(1.4401, 43.6003, 150.0), (1.437, 43.597, 0.0), (1.443, 43.602, 300.0)] {
+        for (lon, lat, h) in [
+            (1.4401, 43.6003, 150.0),
+            (1.437, 43.597, 0.0),
+            (1.443, 43.602, 300.0),
+        ] {
             let (pc, pr) = pan.ground_to_image(lon, lat, h);
             let (mc, mr) = ms.ground_to_image(lon, lat, h);
             // Pixel-corner coordinates (centre convention + 0.5) scale by exactly 4.
-            assert!(((pc + 0.5) - 4.0 * (mc + 0.5)).abs() < 1e-6, "columns {pc} vs {mc}");
-            assert!(((pr + 0.5) - 4.0 * (mr + 0.5)).abs() < 1e-6, "rows {pr} vs {mr}");
+            assert!(
+                ((pc + 0.5) - 4.0 * (mc + 0.5)).abs() < 1e-6,
+                "columns {pc} vs {mc}"
+            );
+            assert!(
+                ((pr + 0.5) - 4.0 * (mr + 0.5)).abs() < 1e-6,
+                "rows {pr} vs {mr}"
+            );
         }
     }
 
@@ -236,7 +272,9 @@ mod tests {
         let rpc = TOULOUSE.rpc(2000);
         let geom = rpc.geom_text();
         assert_eq!(geom.lines().filter(|l| l.contains("_coeff_")).count(), 80);
-        assert!(geom.contains("line_num_coeff_02: -1.0\n") && geom.contains("samp_num_coeff_19: 0.0\n"));
+        assert!(
+            geom.contains("line_num_coeff_02: -1.0\n") && geom.contains("samp_num_coeff_19: 0.0\n")
+        );
         assert!(geom.contains("lat_off: 43.6\n"), "{geom}");
         let items = rpc.gdal_items();
         assert_eq!(items.len(), 14);

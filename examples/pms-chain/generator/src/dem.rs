@@ -16,7 +16,10 @@ const POST_DEG: f64 = 1.0 / 3600.0;
 
 /// Writes `dir/dem.tif` and returns its path.
 pub(crate) fn write_dem(dir: &Path, footprint: &Footprint, seed: u64) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let path = dir.join("dem.tif");
     let (dlat, dlon) = footprint.half_side_deg();
     // Margin: as wide again as the footprint, and at least ~500 m, so off-nadir and DEM lookups stay inside.
@@ -28,7 +31,14 @@ pub(crate) fn write_dem(dir: &Path, footprint: &Footprint, seed: u64) -> Result<
 
     let mut d = Draws::new(seed, 0xDE11);
     let waves: Vec<[f64; 4]> = (0..3)
-        .map(|_| [d.range(8.0, 20.0), d.range(0.004, 0.012), d.range(0.0, 6.3), d.range(0.0, 6.3)])
+        .map(|_| {
+            [
+                d.range(8.0, 20.0),
+                d.range(0.004, 0.012),
+                d.range(0.0, 6.3),
+                d.range(0.0, 6.3),
+            ]
+        })
         .collect();
     let mut heights = Vec::with_capacity(rows * cols);
     for r in 0..rows {
@@ -46,19 +56,24 @@ pub(crate) fn write_dem(dir: &Path, footprint: &Footprint, seed: u64) -> Result<
         }
     }
 
-    let driver = DriverManager::get_driver_by_name("GTiff").doing("find the GTiff driver for", &path)?;
+    let driver =
+        DriverManager::get_driver_by_name("GTiff").doing("find the GTiff driver for", &path)?;
     let options = RasterCreationOptions::from_iter(["COMPRESS=DEFLATE"]);
     let mut ds = driver
         .create_with_band_type_with_options::<i16, _>(&path, cols, rows, 1, &options)
         .doing("create", &path)?;
-    ds.set_geo_transform(&[west, POST_DEG, 0.0, north, 0.0, -POST_DEG]).doing("georeference", &path)?;
+    ds.set_geo_transform(&[west, POST_DEG, 0.0, north, 0.0, -POST_DEG])
+        .doing("georeference", &path)?;
     let wgs84 = SpatialRef::from_epsg(4326).doing("build EPSG:4326 for", &path)?;
     ds.set_spatial_ref(&wgs84).doing("georeference", &path)?;
-    ds.set_metadata_item("AREA_OR_POINT", "Area", "").doing("set metadata on", &path)?;
+    ds.set_metadata_item("AREA_OR_POINT", "Area", "")
+        .doing("set metadata on", &path)?;
     let mut band = ds.rasterband(1).doing("open the band of", &path)?;
     let mut buffer = Buffer::new((cols, rows), heights);
-    band.write((0, 0), (cols, rows), &mut buffer).doing("write heights to", &path)?;
-    band.set_description("height above ellipsoid (m)").doing("name the band of", &path)?;
+    band.write((0, 0), (cols, rows), &mut buffer)
+        .doing("write heights to", &path)?;
+    band.set_description("height above ellipsoid (m)")
+        .doing("name the band of", &path)?;
     ds.close().doing("close", &path)?;
     Ok(path)
 }

@@ -12,7 +12,9 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 
 /// A hash of several words, order-sensitive.
 pub(crate) fn hash(words: &[u64]) -> u64 {
-    words.iter().fold(0x2545_F491_4F6C_DD1D, |acc, &w| mix(acc ^ w))
+    words
+        .iter()
+        .fold(0x2545_F491_4F6C_DD1D, |acc, &w| mix(acc ^ w))
 }
 
 /// A uniform value in [0, 1) from a hash.
@@ -22,7 +24,9 @@ pub(crate) fn unit(h: u64) -> f64 {
 
 /// An approximately normal value (mean 0, standard deviation 1) from a hash: the sum of four uniforms, rescaled.
 pub(crate) fn normal(h: u64) -> f64 {
-    let sum: f64 = (0..4u64).map(|k| unit(mix(h ^ k.wrapping_mul(0xA24B_AED4_963E_E407)))).sum();
+    let sum: f64 = (0..4u64)
+        .map(|k| unit(mix(h ^ k.wrapping_mul(0xA24B_AED4_963E_E407))))
+        .sum();
     (sum - 2.0) * (3.0f64).sqrt()
 }
 
@@ -35,7 +39,10 @@ pub(crate) struct Draws {
 
 impl Draws {
     pub(crate) fn new(seed: u64, stream: u64) -> Self {
-        Self { seed: hash(&[seed, stream]), counter: 0 }
+        Self {
+            seed: hash(&[seed, stream]),
+            counter: 0,
+        }
     }
 
     /// The next uniform in [lo, hi).
@@ -50,7 +57,13 @@ pub(crate) fn value_noise(seed: u64, x: f64, y: f64) -> f64 {
     let (x0, y0) = (x.floor(), y.floor());
     let (fx, fy) = (x - x0, y - y0);
     let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
-    let corner = |dx: f64, dy: f64| unit(hash(&[seed, (x0 + dx) as i64 as u64, (y0 + dy) as i64 as u64]));
+    let corner = |dx: f64, dy: f64| {
+        unit(hash(&[
+            seed,
+            (x0 + dx) as i64 as u64,
+            (y0 + dy) as i64 as u64,
+        ]))
+    };
     let top = corner(0.0, 0.0) + (corner(1.0, 0.0) - corner(0.0, 0.0)) * sx;
     let bottom = corner(0.0, 1.0) + (corner(1.0, 1.0) - corner(0.0, 1.0)) * sx;
     top + (bottom - top) * sy
@@ -67,7 +80,10 @@ mod tests {
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         assert!((mean - 0.5).abs() < 0.02, "mean {mean}");
         let below_tenth = values.iter().filter(|v| **v < 0.1).count();
-        assert!((800..1200).contains(&below_tenth), "{below_tenth} values below 0.1");
+        assert!(
+            (800..1200).contains(&below_tenth),
+            "{below_tenth} values below 0.1"
+        );
     }
 
     #[test]
@@ -75,7 +91,10 @@ mod tests {
         let values: Vec<f64> = (0..10_000u64).map(|i| normal(hash(&[3, i]))).collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.1, "mean {mean}, variance {var}");
+        assert!(
+            mean.abs() < 0.05 && (var - 1.0).abs() < 0.1,
+            "mean {mean}, variance {var}"
+        );
     }
 
     #[test]

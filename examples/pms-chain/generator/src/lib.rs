@@ -47,24 +47,42 @@ pub struct PairSpec {
 
 impl Default for PairSpec {
     fn default() -> Self {
-        Self { size: 2000, seed: 42, lat: 43.6, lon: 1.44, dem: false, clouds: false }
+        Self {
+            size: 2000,
+            seed: 42,
+            lat: 43.6,
+            lon: 1.44,
+            dem: false,
+            clouds: false,
+        }
     }
 }
 
 impl PairSpec {
     /// Checks the size and centre before anything is written.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.size % MS_RATIO != 0 || !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
-            return Err(Error::InvalidSize { size: self.size, min: MIN_SIZE, max: MAX_SIZE });
+        if !self.size.is_multiple_of(MS_RATIO) || !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
+            return Err(Error::InvalidSize {
+                size: self.size,
+                min: MIN_SIZE,
+                max: MAX_SIZE,
+            });
         }
         if !(-80.0..=80.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(Error::InvalidCentre { lat: self.lat, lon: self.lon });
+            return Err(Error::InvalidCentre {
+                lat: self.lat,
+                lon: self.lon,
+            });
         }
         Ok(())
     }
 
     pub fn footprint(&self) -> Footprint {
-        Footprint { lat: self.lat, lon: self.lon, pan_size: self.size }
+        Footprint {
+            lat: self.lat,
+            lon: self.lon,
+            pan_size: self.size,
+        }
     }
 }
 
@@ -84,9 +102,16 @@ pub struct Pair {
 /// Writes a pair (and its DEM when asked) into `out`, creating it if needed. Existing files are replaced.
 pub fn generate(out: &Path, spec: &PairSpec) -> Result<Pair, Error> {
     spec.validate()?;
-    std::fs::create_dir_all(out).map_err(|source| Error::CreateDir { path: out.to_path_buf(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| Error::CreateDir {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let footprint = spec.footprint();
-    let pixels = Pixels { scene: Scene::new(spec.seed, spec.clouds), seed: spec.seed, pan_size: spec.size };
+    let pixels = Pixels {
+        scene: Scene::new(spec.seed, spec.clouds),
+        seed: spec.seed,
+        pan_size: spec.size,
+    };
     let pair = Pair {
         pan: out.join("IMG_P.TIF"),
         ms: out.join("IMG_MS.TIF"),
@@ -96,13 +121,25 @@ pub fn generate(out: &Path, spec: &PairSpec) -> Result<Pair, Error> {
     };
 
     let pan_rpc = footprint.rpc(spec.size);
-    let pan = SensorImage { path: &pair.pan, size: spec.size, band_names: &["P"], rpc: &pan_rpc };
-    write_sensor_image(&pan, |first, rows, bands| pixels.fill_pan(first, rows, bands))?;
+    let pan = SensorImage {
+        path: &pair.pan,
+        size: spec.size,
+        band_names: &["P"],
+        rpc: &pan_rpc,
+    };
+    write_sensor_image(&pan, |first, rows, bands| {
+        pixels.fill_pan(first, rows, bands)
+    })?;
     write_geom(&pair.pan_geom, &pan_rpc)?;
 
     let ms_rpc = footprint.rpc(spec.size / MS_RATIO);
     let names = ["B0 blue", "B1 green", "B2 red", "B3 NIR"];
-    let ms = SensorImage { path: &pair.ms, size: spec.size / MS_RATIO, band_names: &names, rpc: &ms_rpc };
+    let ms = SensorImage {
+        path: &pair.ms,
+        size: spec.size / MS_RATIO,
+        band_names: &names,
+        rpc: &ms_rpc,
+    };
     write_sensor_image(&ms, |first, rows, bands| pixels.fill_ms(first, rows, bands))?;
     write_geom(&pair.ms_geom, &ms_rpc)?;
 
@@ -113,7 +150,10 @@ pub fn generate(out: &Path, spec: &PairSpec) -> Result<Pair, Error> {
 }
 
 fn write_geom(path: &Path, rpc: &Rpc) -> Result<(), Error> {
-    std::fs::write(path, rpc.geom_text()).map_err(|source| Error::WriteFile { path: path.to_path_buf(), source })
+    std::fs::write(path, rpc.geom_text()).map_err(|source| Error::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -126,10 +166,24 @@ mod tests {
         assert!(ok.validate().is_ok());
         for size in [0, 60, 402, 100_004] {
             let err = PairSpec { size, ..ok.clone() }.validate().unwrap_err();
-            assert!(err.to_string().starts_with("Expected the P image size to be a multiple of 4"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("Expected the P image size to be a multiple of 4"),
+                "{err}"
+            );
         }
-        let err = PairSpec { lat: 91.0, ..ok.clone() }.validate().unwrap_err();
+        let err = PairSpec {
+            lat: 91.0,
+            ..ok.clone()
+        }
+        .validate()
+        .unwrap_err();
         assert!(matches!(err, Error::InvalidCentre { .. }), "{err}");
-        assert!(PairSpec { lon: f64::NAN, ..ok }.validate().is_err());
+        assert!(PairSpec {
+            lon: f64::NAN,
+            ..ok
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -48,10 +48,23 @@ fn main() -> anyhow::Result<()> {
         clouds: args.clouds,
     };
     let started = Instant::now();
-    let pair = generate(&args.out, &spec).with_context(|| format!("generating a pair in {}", args.out.display()))?;
-    println!("P    {} ({n}x{n}, 1 band UInt16)", pair.pan.display(), n = spec.size);
-    println!("MS   {} ({n}x{n}, 4 bands UInt16)", pair.ms.display(), n = spec.size / 4);
-    println!("geom {} {}", pair.pan_geom.display(), pair.ms_geom.display());
+    let pair = generate(&args.out, &spec)
+        .with_context(|| format!("generating a pair in {}", args.out.display()))?;
+    println!(
+        "P    {} ({n}x{n}, 1 band UInt16)",
+        pair.pan.display(),
+        n = spec.size
+    );
+    println!(
+        "MS   {} ({n}x{n}, 4 bands UInt16)",
+        pair.ms.display(),
+        n = spec.size / 4
+    );
+    println!(
+        "geom {} {}",
+        pair.pan_geom.display(),
+        pair.ms_geom.display()
+    );
     if let Some(dem) = &pair.dem_dir {
         println!("DEM  {}", dem.display());
     }

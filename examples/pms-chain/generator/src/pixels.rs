@@ -74,7 +74,11 @@ mod tests {
     use super::*;
 
     fn pixels(pan_size: usize) -> Pixels {
-        Pixels { scene: Scene::new(42, false), seed: 42, pan_size }
+        Pixels {
+            scene: Scene::new(42, false),
+            seed: 42,
+            pan_size,
+        }
     }
 
     #[test]
@@ -87,12 +91,18 @@ mod tests {
         assert_eq!(p.nodata_ms_columns(), 2);
         for r in 0..8 {
             let row = &pan[0][r * 400..(r + 1) * 400];
-            assert!(row[..8].iter().all(|&x| x == 0) && row[8..].iter().all(|&x| x > 0), "P row {r}");
+            assert!(
+                row[..8].iter().all(|&x| x == 0) && row[8..].iter().all(|&x| x > 0),
+                "P row {r}"
+            );
         }
         for band in &ms {
             for r in 0..2 {
                 let row = &band[r * 100..(r + 1) * 100];
-                assert!(row[..2].iter().all(|&x| x == 0) && row[2..].iter().all(|&x| x > 0), "MS row {r}");
+                assert!(
+                    row[..2].iter().all(|&x| x == 0) && row[2..].iter().all(|&x| x > 0),
+                    "MS row {r}"
+                );
             }
         }
     }
@@ -117,13 +127,19 @@ mod tests {
         let p = pixels(400);
         let mut ms = vec![vec![0u16; 100 * 100]; 4];
         p.fill_ms(0, 100, &mut ms);
-        let mean = |band: &[u16]| band.iter().map(|&x| f64::from(x)).sum::<f64>() / band.len() as f64;
+        let mean =
+            |band: &[u16]| band.iter().map(|&x| f64::from(x)).sum::<f64>() / band.len() as f64;
         let (red, nir) = (mean(&ms[2]), mean(&ms[3]));
         assert!(nir > 1.3 * red, "NIR mean {nir}, red mean {red}");
         let mut pan = vec![vec![0u16; 400 * 400]];
         p.fill_pan(0, 400, &mut pan);
-        let expected: f64 = (0..4).map(|b| mean(&ms[b]) * crate::scene::PAN_WEIGHTS[b]).sum();
+        let expected: f64 = (0..4)
+            .map(|b| mean(&ms[b]) * crate::scene::PAN_WEIGHTS[b])
+            .sum();
         let got = mean(&pan[0]);
-        assert!((got - expected).abs() < 0.03 * expected, "P mean {got}, MS-weighted mean {expected}");
+        assert!(
+            (got - expected).abs() < 0.03 * expected,
+            "P mean {got}, MS-weighted mean {expected}"
+        );
     }
 }

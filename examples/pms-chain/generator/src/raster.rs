@@ -28,7 +28,8 @@ pub(crate) fn write_sensor_image(
     mut fill: impl FnMut(usize, usize, &mut [Vec<u16>]),
 ) -> Result<(), Error> {
     let path = image.path;
-    let driver = DriverManager::get_driver_by_name("GTiff").doing("find the GTiff driver for", path)?;
+    let driver =
+        DriverManager::get_driver_by_name("GTiff").doing("find the GTiff driver for", path)?;
     let options = RasterCreationOptions::from_iter([
         "TILED=YES",
         "BLOCKXSIZE=256",
@@ -41,12 +42,15 @@ pub(crate) fn write_sensor_image(
         .doing("create", path)?;
     // OTB reads GDAL's RPC domain only when the file also says its metadata is meant for OTB (see notes/otb.md).
     for (key, value) in image.rpc.gdal_items() {
-        ds.set_metadata_item(&key, &value, "RPC").doing("set RPC metadata on", path)?;
+        ds.set_metadata_item(&key, &value, "RPC")
+            .doing("set RPC metadata on", path)?;
     }
-    ds.set_metadata_item("METADATATYPE", "OTB", "").doing("set METADATATYPE on", path)?;
+    ds.set_metadata_item("METADATATYPE", "OTB", "")
+        .doing("set METADATATYPE on", path)?;
     for (b, name) in image.band_names.iter().enumerate() {
         let mut band = ds.rasterband(b + 1).doing("open a band of", path)?;
-        band.set_no_data_value(Some(0.0)).doing("set NoData on", path)?;
+        band.set_no_data_value(Some(0.0))
+            .doing("set NoData on", path)?;
         band.set_description(name).doing("name a band of", path)?;
     }
     let mut strips: Vec<Vec<u16>> = vec![Vec::new(); image.band_names.len()];
@@ -60,7 +64,8 @@ pub(crate) fn write_sensor_image(
         for (b, strip) in strips.iter_mut().enumerate() {
             let mut band = ds.rasterband(b + 1).doing("open a band of", path)?;
             let mut buffer = Buffer::new((n, rows), std::mem::take(strip));
-            band.write((0, first_row as isize), (n, rows), &mut buffer).doing("write pixels to", path)?;
+            band.write((0, first_row as isize), (n, rows), &mut buffer)
+                .doing("write pixels to", path)?;
             *strip = buffer.into_shape_and_vec().1;
         }
         // Whole tiles are done: hand them to the file now rather than keeping them in GDAL's block cache.

@@ -49,7 +49,13 @@ impl Cover {
 const CLOUD: Radiance = [3400.0, 3450.0, 3500.0, 3550.0];
 /// The P band's spectral response as weights of the MS bands (Pleiades P spans 480-830 nm).
 pub const PAN_WEIGHTS: Radiance = [0.15, 0.3, 0.3, 0.25];
-const CROPS: [Cover; 5] = [Cover::Wheat, Cover::Maize, Cover::Grass, Cover::BareSoil, Cover::Ploughed];
+const CROPS: [Cover; 5] = [
+    Cover::Wheat,
+    Cover::Maize,
+    Cover::Grass,
+    Cover::BareSoil,
+    Cover::Ploughed,
+];
 
 /// A straight road: points whose distance to the line `nx * u + ny * v = c` is below `half_width`.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +94,12 @@ impl Scene {
                 let (nx, ny) = (theta.cos(), theta.sin());
                 // Through a point well inside the footprint, so every road crosses it.
                 let (pu, pv) = (d.range(0.25, 0.75), d.range(0.25, 0.75));
-                Road { nx, ny, c: nx * pu + ny * pv, half_width: 0.004 }
+                Road {
+                    nx,
+                    ny,
+                    c: nx * pu + ny * pv,
+                    half_width: 0.004,
+                }
             })
             .collect();
         let river = [
@@ -119,7 +130,8 @@ impl Scene {
     fn river_distance(&self, u: f64, v: f64) -> f64 {
         let r = &self.river;
         let tau = std::f64::consts::TAU;
-        let centre = r[0] + r[1] * (tau * r[2] * v + r[3]).sin() + r[4] * (tau * r[5] * v + r[6]).sin();
+        let centre =
+            r[0] + r[1] * (tau * r[2] * v + r[3]).sin() + r[4] * (tau * r[5] * v + r[6]).sin();
         (u - centre).abs()
     }
 
@@ -132,7 +144,11 @@ impl Scene {
         if river < self.river_half_width * 2.2 {
             return (Cover::Trees, 1.0);
         }
-        if self.roads.iter().any(|r| (r.nx * u + r.ny * v - r.c).abs() < r.half_width) {
+        if self
+            .roads
+            .iter()
+            .any(|r| (r.nx * u + r.ny * v - r.c).abs() < r.half_width)
+        {
             return (Cover::Road, 1.0);
         }
         let [u0, u1, v0, v1] = self.urban;
@@ -143,7 +159,11 @@ impl Scene {
         let x = (u * self.grid_cos + v * self.grid_sin) / self.parcel;
         let y = (-u * self.grid_sin + v * self.grid_cos) / (self.parcel * 0.6);
         let row = y.floor();
-        let shift = if (row as i64).rem_euclid(2) == 0 { 0.0 } else { 0.5 };
+        let shift = if (row as i64).rem_euclid(2) == 0 {
+            0.0
+        } else {
+            0.5
+        };
         let col = (x + shift).floor();
         let h = hash(&[self.seed, 0xF1E1D, col as i64 as u64, row as i64 as u64]);
         let crop = CROPS[(h % CROPS.len() as u64) as usize];
@@ -174,7 +194,11 @@ impl Scene {
             return (Cover::Shadow, 1.0);
         }
         let roof = hash(&[h, part as u64]);
-        let cover = if roof % 3 == 0 { Cover::ConcreteRoof } else { Cover::TileRoof };
+        let cover = if roof.is_multiple_of(3) {
+            Cover::ConcreteRoof
+        } else {
+            Cover::TileRoof
+        };
         (cover, 0.85 + 0.3 * crate::hash::unit(roof >> 8))
     }
 
@@ -229,17 +253,31 @@ mod tests {
     fn every_seed_shows_water_roads_town_and_fields() {
         for seed in [0, 1, 42, 7_777] {
             let seen = covers(&Scene::new(seed, false));
-            for wanted in [Cover::Water, Cover::Trees, Cover::Road, Cover::TileRoof, Cover::Street, Cover::Shadow] {
-                assert!(seen.contains(&wanted), "seed {seed}: no {wanted:?} in {seen:?}");
+            for wanted in [
+                Cover::Water,
+                Cover::Trees,
+                Cover::Road,
+                Cover::TileRoof,
+                Cover::Street,
+                Cover::Shadow,
+            ] {
+                assert!(
+                    seen.contains(&wanted),
+                    "seed {seed}: no {wanted:?} in {seen:?}"
+                );
             }
-            assert!(CROPS.iter().filter(|c| seen.contains(c)).count() >= 4, "seed {seed}: crops {seen:?}");
+            assert!(
+                CROPS.iter().filter(|c| seen.contains(c)).count() >= 4,
+                "seed {seed}: crops {seen:?}"
+            );
         }
     }
 
     #[test]
     fn seeds_draw_different_landscapes() {
         let (a, b) = (Scene::new(1, false), Scene::new(2, false));
-        let differing = (0..400).filter(|&k| a.cover(k as f64 / 400.0, 0.37).0 != b.cover(k as f64 / 400.0, 0.37).0);
+        let differing = (0..400)
+            .filter(|&k| a.cover(k as f64 / 400.0, 0.37).0 != b.cover(k as f64 / 400.0, 0.37).0);
         assert!(differing.count() > 40);
     }
 
@@ -254,9 +292,17 @@ mod tests {
     #[test]
     fn clouds_cover_part_of_the_scene_only_when_asked() {
         let (clear, cloudy) = (Scene::new(42, false), Scene::new(42, true));
-        let points: Vec<(f64, f64)> = (0..10_000).map(|k| ((k % 100) as f64 / 100.0, (k / 100) as f64 / 100.0)).collect();
+        let points: Vec<(f64, f64)> = (0..10_000)
+            .map(|k| ((k % 100) as f64 / 100.0, (k / 100) as f64 / 100.0))
+            .collect();
         assert!(points.iter().all(|&(u, v)| clear.cloud(u, v) == 0.0));
-        let covered = points.iter().filter(|&&(u, v)| cloudy.cloud(u, v) > 0.5).count();
-        assert!((100..5_000).contains(&covered), "{covered} of 10000 points under cloud");
+        let covered = points
+            .iter()
+            .filter(|&&(u, v)| cloudy.cloud(u, v) > 0.5)
+            .count();
+        assert!(
+            (100..5_000).contains(&covered),
+            "{covered} of 10000 points under cloud"
+        );
     }
 }

@@ -52,7 +52,7 @@ impl Draws {
     }
 }
 
-/// Smooth value noise in [0, 1] on an integer lattice of the given period (in scene units), bilinear with a smoothstep.
+/// Smooth value noise in [0, 1]: random values on the integer lattice, interpolated bilinearly with a smoothstep.
 pub(crate) fn value_noise(seed: u64, x: f64, y: f64) -> f64 {
     let (x0, y0) = (x.floor(), y.floor());
     let (fx, fy) = (x - x0, y - y0);

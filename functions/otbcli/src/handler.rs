@@ -63,7 +63,7 @@ pub(crate) async fn handle(
         tracing::Span::current().record("app", checked.app.as_str());
         // One run at a time by default: OTB uses every core. Later requests wait here, in arrival order.
         let _permit = shared.slots.acquire().await;
-        let help = shared.help.get(&checked.program).await;
+        let help = shared.help.get(&checked.program, shared.run.timeout).await;
         let plan = validate::plan(checked, &help, shared.run.otb_ram_mb, shared.confinement.workdir());
         info!(args = ?plan.args, "running");
         metrics::running(1.0);

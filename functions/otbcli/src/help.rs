@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long `-help` may take.
+/// How long `-help` may take at most (and never longer than a run may).
 const HELP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One parameter as the help lists it.
@@ -73,14 +73,14 @@ pub(crate) struct HelpCache {
 }
 
 impl HelpCache {
-    pub(crate) async fn get(&self, program: &Path) -> Arc<AppHelp> {
+    pub(crate) async fn get(&self, program: &Path, run_timeout: Duration) -> Arc<AppHelp> {
         let key = program.display().to_string();
         if let Some(help) = self.apps.lock().unwrap().get(&key) {
             return help.clone();
         }
         let mut command = tokio::process::Command::new(program);
         command.arg("-help").stdin(Stdio::null()).kill_on_drop(true);
-        let output = tokio::time::timeout(HELP_TIMEOUT, command.output()).await;
+        let output = tokio::time::timeout(HELP_TIMEOUT.min(run_timeout), command.output()).await;
         let Ok(Ok(output)) = output else {
             tracing::warn!(program = %key, "Expected to read the application's -help, but it failed or timed out");
             return Arc::new(AppHelp::default());

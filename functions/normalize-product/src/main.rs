@@ -13,7 +13,7 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// GDAL's block cache, in MB, unless GDAL_CACHEMAX is set: GDAL's default (5 % of RAM) is what lets a block-wise
 /// program grow to gigabytes on a big machine.
-const DEFAULT_GDAL_CACHEMAX_MB: &str = "64";
+const DEFAULT_GDAL_CACHEMAX_MB: &str = "32";
 
 /// The process's settings from its environment (the only place that reads it).
 struct Env {

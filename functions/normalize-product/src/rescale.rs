@@ -111,6 +111,14 @@ pub(crate) fn rescale(
                 }
             }
         }
+        // Write this strip's finished tiles now (compressed on the creation option's threads) rather than let them
+        // pile up in GDAL's block cache until it is full: the cache stays small and the writes overlap the reads.
+        out.flush_cache().map_err(|source| Error::Write {
+            path: out_path.to_owned(),
+            band: 1,
+            row,
+            source,
+        })?;
         row += n;
     }
     Ok(())

@@ -137,6 +137,22 @@ const RULES: &[Rule] = &[
         reaches: &["axum"],
     },
     Rule {
+        package: "apsis-normalize-product",
+        why: "a function knows its HTTP contract and GDAL, not Zeebe: it runs unchanged under OpenFaaS",
+        only: None,
+        never: &[
+            "apsis-core",
+            "apsis-store",
+            "apsis-server",
+            "apsis-bpmn",
+            "apsis-proto",
+            "apsis-client",
+            "apsis-worker-faas",
+        ],
+        except_through: &[],
+        reaches: &["gdal"],
+    },
+    Rule {
         package: "apsis-pms-generator",
         why: "the synthetic pair generator is a GDAL tool, nothing of the engine",
         only: None,

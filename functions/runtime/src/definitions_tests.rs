@@ -118,3 +118,20 @@ fn a_relative_definitions_path_anchors_programs_absolutely() {
         ack.workdir.join("../target/release/apsis-callback-ack")
     );
 }
+
+/// functions/stack.yml is for OpenFaaS (no local programs), so it is not loaded here; but the contract the worker
+/// relies on is checked: every function runs under of-watchdog in http mode (streaming mode answers 200 for a
+/// failed run) and names an image.
+#[test]
+fn the_shipped_stack_yml_runs_every_function_in_http_mode() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stack.yml");
+    let stack: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let functions = stack["functions"].as_mapping().unwrap();
+    let names: Vec<&str> = functions.keys().filter_map(|k| k.as_str()).collect();
+    assert_eq!(names, ["otbcli", "normalize-product", "callback-ack"]);
+    for (name, f) in functions {
+        assert_eq!(f["environment"]["mode"].as_str(), Some("http"), "{name:?}");
+        assert!(f["image"].as_str().is_some(), "{name:?}");
+    }
+}

@@ -49,7 +49,7 @@ def main(ms_path, ortho_path, out_path):
     w, h, nb = ortho.RasterXSize, ortho.RasterYSize, ortho.RasterCount
     out = gdal.GetDriverByName("GTiff").Create(
         out_path, w, h, nb, gdal.GDT_Float32,
-        ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=ZSTD", "ZSTD_LEVEL=1", "PREDICTOR=3",
+        ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=ZSTD", "ZSTD_LEVEL=1", "PREDICTOR=1",
          "INTERLEAVE=BAND", "BIGTIFF=IF_SAFER", "NUM_THREADS=2"])
     out.SetGeoTransform(ortho.GetGeoTransform())
     out.SetProjection(ortho.GetProjection())

@@ -19,7 +19,9 @@ const SKIPPED_DOMAINS: [&str; 5] = [
     "xml:XMP",
 ];
 
-/// Tiles, compression and size options: 256x256 tiles, ZSTD (fast level) with the predictor that suits the type,
+/// Tiles, compression and size options: 256x256 tiles, ZSTD (fast level); UInt16 with the horizontal predictor,
+/// Float32 with none: the floating-point predictor (3) cost 6.4 s vs 4.0 s at 8000^2 for no smaller file (713 vs
+/// 709 MB of [0, 1] values; bench/README figures),
 /// band-interleaved so each band's tiles are written as its strip is done, BigTIFF only when needed, compression on
 /// `threads` threads.
 fn creation_options(
@@ -33,7 +35,7 @@ fn creation_options(
     o.set_name_value("COMPRESS", "ZSTD")?;
     o.set_name_value("ZSTD_LEVEL", "1")?;
     let predictor = match kind {
-        OutputKind::Float32 => "3",
+        OutputKind::Float32 => "1", // none: measured faster, and no larger
         OutputKind::UInt16 => "2",
     };
     o.set_name_value("PREDICTOR", predictor)?;

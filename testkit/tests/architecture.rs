@@ -23,6 +23,16 @@ struct Rule {
 }
 
 const ENGINE: &[&str] = &["apsis-core", "apsis-store", "apsis-server"];
+/// Everything of Zeebe in Apsis: what an OTB/GDAL function (which runs unchanged under OpenFaaS) must not link.
+const ZEEBE: &[&str] = &[
+    "apsis-core",
+    "apsis-store",
+    "apsis-server",
+    "apsis-bpmn",
+    "apsis-proto",
+    "apsis-client",
+    "apsis-worker-faas",
+];
 /// FEEL (dsntk): see the core's rule.
 const DSNTK: &[&str] = &[
     "dsntk-feel-evaluator",
@@ -124,15 +134,7 @@ const RULES: &[Rule] = &[
         package: "apsis-otbcli",
         why: "a function knows its HTTP contract and OTB, not Zeebe: it runs unchanged under OpenFaaS",
         only: None,
-        never: &[
-            "apsis-core",
-            "apsis-store",
-            "apsis-server",
-            "apsis-bpmn",
-            "apsis-proto",
-            "apsis-client",
-            "apsis-worker-faas",
-        ],
+        never: ZEEBE,
         except_through: &[],
         reaches: &["axum"],
     },
@@ -140,15 +142,7 @@ const RULES: &[Rule] = &[
         package: "apsis-normalize-product",
         why: "a function knows its HTTP contract and GDAL, not Zeebe: it runs unchanged under OpenFaaS",
         only: None,
-        never: &[
-            "apsis-core",
-            "apsis-store",
-            "apsis-server",
-            "apsis-bpmn",
-            "apsis-proto",
-            "apsis-client",
-            "apsis-worker-faas",
-        ],
+        never: ZEEBE,
         except_through: &[],
         reaches: &["gdal"],
     },

@@ -294,12 +294,7 @@ async fn serve_proxy(proxy: Arc<Proxy>, runtime_url: String) -> SocketAddr {
             query.unwrap_or_default()
         );
         for _ in 0..times {
-            let mut request = http.post(&url).body(body.clone());
-            for (name, value) in &headers {
-                if name.as_str().starts_with("x-") || name == "content-type" {
-                    request = request.header(name, value);
-                }
-            }
+            let request = forwarded(http.post(&url).body(body.clone()), &headers);
             if let Ok(answer) = request.send().await {
                 if answer.status().is_success() {
                     proxy.accepted.fetch_add(1, Ordering::SeqCst);
@@ -335,14 +330,11 @@ async fn serve_relay(relay: Arc<Invocations>, runtime_url: String) -> SocketAddr
         // handler of a closed connection).
         let delay = relay.delay_ms.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        let mut request = http
-            .post(format!("{runtime_url}/async-function/{function}"))
-            .body(body);
-        for (name, value) in &headers {
-            if name.as_str().starts_with("x-") || name == "content-type" {
-                request = request.header(name, value);
-            }
-        }
+        let request = forwarded(
+            http.post(format!("{runtime_url}/async-function/{function}"))
+                .body(body),
+            &headers,
+        );
         relay.forwarded.fetch_add(1, Ordering::SeqCst);
         match request.send().await {
             Ok(answer) => (
@@ -360,4 +352,17 @@ async fn serve_relay(relay: Arc<Invocations>, runtime_url: String) -> SocketAddr
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
+}
+
+/// `request` with the headers of the OpenFaaS contract copied from `headers`: every `X-*` and the content type.
+fn forwarded(
+    mut request: reqwest::RequestBuilder,
+    headers: &axum::http::HeaderMap,
+) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        if name.as_str().starts_with("x-") || name == "content-type" {
+            request = request.header(name, value);
+        }
+    }
+    request
 }

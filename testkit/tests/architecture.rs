@@ -155,6 +155,14 @@ const RULES: &[Rule] = &[
         reaches: &["gdal"],
     },
     Rule {
+        package: "apsis-pms-chain-tests",
+        why: "the chain's acceptance tests are test code only: every dependency is a dev-dependency",
+        only: Some(&[]),
+        never: &[],
+        except_through: &[],
+        reaches: &[],
+    },
+    Rule {
         package: "apsis-server",
         why: "the runtime is built on the core and the store",
         only: None,

@@ -10,6 +10,8 @@
 //! snapshot, so every scenario also checks replay == live.
 
 mod common;
+#[path = "examples/pms_chain.rs"]
+mod pms_chain;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ const DRIVERS: &[(&str, fn())] = &[
     ("bench/w1.bpmn", bench_w1),
     ("bench/w2.bpmn", bench_w2),
     ("pleiades/pleiades-preprocessing.bpmn", pleiades_happy_path),
+    ("pms-chain/pms-batch.bpmn", pms_chain::pms_batch),
+    ("pms-chain/pms-chain-hold.bpmn", pms_chain::pms_chain_hold),
+    ("pms-chain/pms-chain.bpmn", pms_chain::pms_chain_happy_path),
     ("tour/fan-out.bpmn", fan_out),
     ("tour/nightly-report.bpmn", nightly_report),
     ("tour/order-messages.bpmn", order_messages),

@@ -23,9 +23,7 @@ async fn receive_task_chain_with_a_dem_completes_with_a_correct_product() {
     stack.deploy_example("pms-chain.bpmn").await;
     let pair = stack.pair("scene", 42, true);
     let started = Instant::now();
-    let vars = stack
-        .run("pms-chain", pair.variables(true), WITHIN)
-        .await;
+    let vars = stack.run("pms-chain", pair.variables(true), WITHIN).await;
     let took = started.elapsed();
     let checked = product::check(&pair, &vars["product"]);
     // Each step's callback came back through callback-ack: ok, under the step's result variable.
@@ -81,13 +79,13 @@ async fn batch_of_two_pairs_makes_both_products() {
         )
         .await;
     let took = started.elapsed();
-    let mut products: Vec<&str> = vars["products"]
+    // In the order of `pairs`.
+    let products: Vec<&str> = vars["products"]
         .as_array()
         .unwrap_or_else(|| panic!("Expected a list 'products', but the variables are {vars}"))
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    products.sort();
     let expected: Vec<String> = pairs
         .iter()
         .map(|p| p.product().display().to_string())
@@ -123,7 +121,8 @@ async fn a_corrupt_input_ends_in_an_incident_with_otbs_error_and_the_repair_comp
         assert_eq!(incident["errorType"], "JOB_NO_RETRIES", "{incident}");
         let message = incident["errorMessage"].as_str().unwrap().to_owned();
         assert!(
-            message.contains("Cannot open image") && message.contains(&pair.ms.display().to_string()),
+            message.contains("Cannot open image")
+                && message.contains(&pair.ms.display().to_string()),
             "Expected the incident to carry OTB's error about {}, but it reads: {message}",
             pair.ms.display()
         );
@@ -170,6 +169,14 @@ async fn a_corrupt_input_ends_in_an_incident_with_otbs_error_and_the_repair_comp
     };
     let took = started.elapsed();
     product::check(&pair, &vars["product"]);
+    // The way it went: the first call's callback reported the failure, the hold-mode re-run did the work.
+    assert_eq!(vars["bundle"]["ok"], false, "{vars}");
+    assert_eq!(vars["bundle"]["status"], 500, "{vars}");
+    assert!(
+        vars["bundleRerun"]["outputs"].is_array(),
+        "Expected the re-run's output (otbcli's report) in bundleRerun, but the variables are {vars}"
+    );
+    assert_eq!(vars["ortho"]["ok"], true, "{vars}");
     assert!(engine.incidents().is_empty());
     eprintln!(
         "corrupt IMG_MS.TIF: incident after {:.1} s: {message}\nrepaired and resolved: completed after {:.1} s in all",
@@ -205,10 +212,7 @@ async fn paths_outside_the_data_root_and_programs_other_than_otb_are_refused_thr
     // 3. A step whose program is not an OTB application, aimed at a file outside the root.
     let marker = escape.join("touched");
     let not_otb = engine
-        .create(
-            "not-otb",
-            json!({"marker": marker.display().to_string()}),
-        )
+        .create("not-otb", json!({"marker": marker.display().to_string()}))
         .await;
 
     let cases: [(i64, &str, String); 3] = [
@@ -241,7 +245,10 @@ async fn paths_outside_the_data_root_and_programs_other_than_otb_are_refused_thr
             })
             .await;
         let message = incident["errorMessage"].as_str().unwrap().to_owned();
-        assert_eq!(incident["errorType"], "JOB_NO_RETRIES", "{what}: {incident}");
+        assert_eq!(
+            incident["errorType"], "JOB_NO_RETRIES",
+            "{what}: {incident}"
+        );
         assert!(
             message.contains(expected.as_str()),
             "{what}: Expected the incident to say '{expected}', but it reads: {message}"
@@ -263,7 +270,10 @@ async fn paths_outside_the_data_root_and_programs_other_than_otb_are_refused_thr
         .into_iter()
         .filter(|p| !p.starts_with(&stack.root))
         .collect();
-    assert_eq!(outside_after, outside_before, "nothing written outside the root");
+    assert_eq!(
+        outside_after, outside_before,
+        "nothing written outside the root"
+    );
     assert_eq!(engine.count_instances("pms-chain", "completed"), 0);
     assert_eq!(engine.count_instances("not-otb", "completed"), 0);
     eprintln!("refused, each in an incident:\n{}", report.join("\n"));

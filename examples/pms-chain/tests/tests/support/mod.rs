@@ -155,10 +155,12 @@ impl Pair {
     /// Runs `pms-generate --out dir --size SIZE --seed seed [--dem]` and creates `dir/out`.
     pub fn generate(dir: &Path, seed: u64, dem: bool) -> Pair {
         let mut command = Command::new(binary("pms-generate", "apsis-pms-generator"));
-        command
-            .arg("--out")
-            .arg(dir)
-            .args(["--size", &SIZE.to_string(), "--seed", &seed.to_string()]);
+        command.arg("--out").arg(dir).args([
+            "--size",
+            &SIZE.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ]);
         if dem {
             command.arg("--dem");
         }

@@ -20,7 +20,9 @@ pub struct FaasLocal {
 
 impl FaasLocal {
     /// Starts the runtime on `127.0.0.1:0` with the functions of `stack` (a stack.yml), its environment plus
-    /// `env`, and waits for the address it reports and its `/healthz`.
+    /// `env`, and waits for the address it reports, its `/healthz`, and every function's process to accept
+    /// connections (`availableReplicas` 1 in `/system/functions`): a call made before that waits for the process
+    /// only up to its `start_timeout`, then gets 503, which a loaded test machine can turn into a flaky test.
     #[track_caller]
     pub fn start(stack: &Path, env: &[(&str, &str)]) -> FaasLocal {
         let mut command = Command::new(binary("apsis-faas-local", "apsis-faas-local"));
@@ -40,6 +42,16 @@ impl FaasLocal {
             .unwrap_or_else(|| panic!("Expected an address in {listening}"));
         wait_until("the local runtime's /healthz to answer 200", WAIT, || {
             http_get(addr, "/healthz").is_some_and(|(status, _)| status == 200)
+        });
+        wait_until("every function of the local runtime to be up", WAIT, || {
+            let Some((200, body)) = http_get(addr, "/system/functions") else {
+                return false;
+            };
+            let functions: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+            !functions.is_empty()
+                && functions
+                    .iter()
+                    .all(|f| f["availableReplicas"].as_u64() >= Some(1))
         });
         FaasLocal { addr, child, logs }
     }

@@ -169,9 +169,10 @@ async fn a_corrupt_input_ends_in_an_incident_with_otbs_error_and_the_repair_comp
     };
     let took = started.elapsed();
     product::check(&pair, &vars["product"]);
-    // The way it went: the first call's callback reported the failure, the hold-mode re-run did the work.
+    // The way it went: the first call's callback reported a failure (OTB's 500; a 503 if the runtime had to
+    // restart the function's process, which takes the same path), the hold-mode re-run did the work.
     assert_eq!(vars["bundle"]["ok"], false, "{vars}");
-    assert_eq!(vars["bundle"]["status"], 500, "{vars}");
+    assert!(vars["bundle"]["status"].as_u64() >= Some(500), "{vars}");
     assert!(
         vars["bundleRerun"]["outputs"].is_array(),
         "Expected the re-run's output (otbcli's report) in bundleRerun, but the variables are {vars}"

@@ -85,14 +85,18 @@ impl DataRoots {
         self.check(what, path, false)
     }
 
+    /// The refusal of `path`, named `what`, for the reason `why` (a clause: "it is outside them"), for a function's
+    /// own checks (e.g. otbcli's GDAL virtual file systems).
+    pub fn refusal(&self, what: &str, path: &Path, why: &str) -> Refusal {
+        Refusal(format!(
+            "Expected the path '{}' of {what} to be inside the data roots ({}), but {why}",
+            path.display(),
+            self.to_display()
+        ))
+    }
+
     fn check(&self, what: &str, path: &Path, must_exist: bool) -> Result<PathBuf, Refusal> {
-        let refuse = |why: String| {
-            Err(Refusal(format!(
-                "Expected the path '{}' of {what} to be inside the data roots ({}), but {why}",
-                path.display(),
-                self.to_display()
-            )))
-        };
+        let refuse = |why: String| Err(self.refusal(what, path, &why));
         if path.as_os_str().is_empty() {
             return refuse("it is empty".to_owned());
         }

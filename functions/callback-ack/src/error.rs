@@ -1,7 +1,6 @@
 //! The crate's one error type: faults of callback-ack itself (configuration, binding, serving). A callback that
 //! cannot be trusted or read is not an error of ours: it is refused with a 401/400 and counted.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +29,8 @@ pub enum Error {
     /// The Zeebe connection settings (address, TLS, credentials); its message is already a sentence.
     #[error(transparent)]
     Zeebe(apsis_client::Error),
-    #[error("Expected to listen on {address}, but it failed")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Expected to serve callbacks until shut down, but the server failed")]
-    Serve(#[source] std::io::Error),
+    /// A setting every function shares (listen address, lifeline, log level), or the server; its message is
+    /// already a sentence.
+    #[error(transparent)]
+    Kit(#[from] apsis_function_kit::Error),
 }

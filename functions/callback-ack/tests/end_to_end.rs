@@ -173,7 +173,8 @@ async fn hold_mode_completes_on_2xx_and_fails_with_the_error_text_otherwise() {
         "Expected function 'otbcli' to succeed, but it answered HTTP 500 after 12.5 s: \
          Traceback...\nERROR: cannot open PAN.TIF"
     );
-    assert_eq!(ack.callbacks("failed"), 2);
+    // Counted once the gateway has answered, which can be after the engine shows the incident.
+    wait_for(|| ack.callbacks("failed") == 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

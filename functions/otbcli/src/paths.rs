@@ -108,7 +108,8 @@ impl Confinement {
 
     /// `file` must be inside a root (see the module documentation).
     pub(crate) fn check_path(&self, what: &str, file: &str) -> Result<(), Rejection> {
-        let refuse = |why: String| Err(Rejection(self.roots.refusal(what, Path::new(file), &why).0));
+        let refuse =
+            |why: String| Err(Rejection(self.roots.refusal(what, Path::new(file), &why).0));
         if let Some(rest) = file.strip_prefix("/vsi") {
             let fs = rest.split('/').next().unwrap_or_default();
             let fs = format!("vsi{fs}");

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use apsis_client::env::Flags as ZeebeFlags;
 use apsis_client::{Auth, ClientOptions};
-use apsis_function_kit::settings::{flag, var};
+use apsis_function_kit::settings::{flag, number};
 use apsis_function_kit::Common;
 use apsis_worker_faas::callback::OUTPUT_LIMIT;
 use apsis_worker_faas::token::CallbackKey;
@@ -85,7 +85,6 @@ impl Options {
         env: &BTreeMap<String, String>,
         default_key_file: &Path,
     ) -> Result<Options, Error> {
-        let var = |name: &'static str| var(env, name);
         let common = Common::resolve(flags.listen.as_deref(), env)?;
 
         let (key, key_origin) = read_key(flags, env, default_key_file)?;
@@ -100,28 +99,16 @@ impl Options {
         };
         let zeebe = apsis_client::env::resolve(&zeebe_flags, &zeebe_env).map_err(Error::Zeebe)?;
 
-        let number = |name: &'static str, default: u64, expected: &'static str| match var(name) {
-            None => Ok(default),
-            Some((text, origin)) => text.parse::<u64>().map_err(|_| Error::Setting {
-                name,
-                origin,
-                expected,
-                found: text,
-            }),
+        let number = |name: &'static str, default: u64, expected: &'static str| {
+            number(env, name, default, 0..=u64::MAX, expected)
         };
-        let max_output_bytes = number(
+        let max_output_bytes = apsis_function_kit::settings::number(
+            env,
             "APSIS_MAX_OUTPUT_BYTES",
             OUTPUT_LIMIT as u64,
+            1..=MAX_OUTPUT_BYTES_CAP as u64,
             "a whole number of bytes between 1 and 1048576",
         )?;
-        if !(1..=MAX_OUTPUT_BYTES_CAP as u64).contains(&max_output_bytes) {
-            return Err(Error::Setting {
-                name: "APSIS_MAX_OUTPUT_BYTES",
-                origin: "APSIS_MAX_OUTPUT_BYTES".to_owned(),
-                expected: "a whole number of bytes between 1 and 1048576",
-                found: max_output_bytes.to_string(),
-            });
-        }
         let gateway_retry_for = Duration::from_secs(number(
             "APSIS_GATEWAY_RETRY_SECONDS",
             300,

@@ -4,12 +4,7 @@ use super::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
+use apsis_function_kit::settings::env_of as env;
 
 fn no_file() -> PathBuf {
     PathBuf::from("/nonexistent/apsis-callback-key")

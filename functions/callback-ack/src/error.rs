@@ -5,13 +5,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Expected {name} (from {origin}) to be {expected}, but found '{found}'")]
-    Setting {
-        name: &'static str,
-        origin: String,
-        expected: &'static str,
-        found: String,
-    },
     #[error("Expected a callback key in APSIS_CALLBACK_KEY or in the file APSIS_CALLBACK_KEY_FILE names (default {default_file}), but neither is set and that file does not exist")]
     MissingKey { default_file: &'static str },
     #[error("Expected to read the callback key file {}, but it could not be read", path.display())]
@@ -29,8 +22,8 @@ pub enum Error {
     /// The Zeebe connection settings (address, TLS, credentials); its message is already a sentence.
     #[error(transparent)]
     Zeebe(apsis_client::Error),
-    /// A setting every function shares (listen address, lifeline, log level), or the server; its message is
-    /// already a sentence.
+    /// A setting that cannot be used (those every function shares, and this function's numbers and flags), or the
+    /// server; its message is already a sentence.
     #[error(transparent)]
     Kit(#[from] apsis_function_kit::Error),
 }

@@ -1,13 +1,7 @@
 use std::os::unix::fs::symlink;
 
 use super::*;
-
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
+use crate::settings::env_of as env;
 
 /// A root holding `in.tif`, `sub/`, a symlink out (`out-link` -> /etc), a dangling symlink and a symlink that stays
 /// inside (`inner-link` -> in.tif); a second root; and a directory outside both.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 
 use crate::Error;
 
@@ -29,6 +30,14 @@ pub fn read_env<'a>(more: impl IntoIterator<Item = &'a str>) -> BTreeMap<String,
         .collect()
 }
 
+/// The environment map of `pairs`, for code (and tests) that resolve settings without the process environment.
+pub fn env_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 /// `env[name]`, trimmed, unless it is unset or blank; with the origin messages name.
 pub fn var(env: &BTreeMap<String, String>, name: &'static str) -> Option<(String, String)> {
     env.get(name)
@@ -48,6 +57,28 @@ pub fn flag(env: &BTreeMap<String, String>, name: &'static str) -> Result<bool, 
                 name,
                 origin,
                 expected: "true or false",
+                found: text,
+            }),
+        },
+    }
+}
+
+/// A whole-number variable within `range` (`default` when unset); `expected` says what it must be, in the error.
+pub fn number(
+    env: &BTreeMap<String, String>,
+    name: &'static str,
+    default: u64,
+    range: RangeInclusive<u64>,
+    expected: &'static str,
+) -> Result<u64, Error> {
+    match var(env, name) {
+        None => Ok(default),
+        Some((text, origin)) => match text.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(Error::Setting {
+                name,
+                origin,
+                expected,
                 found: text,
             }),
         },
@@ -128,12 +159,7 @@ fn upstream_address(url: &str) -> Result<SocketAddr, Error> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use super::env_of as env;
 
     #[test]
     fn the_listen_address_comes_from_the_flag_then_apsis_listen_then_upstream_url() {
@@ -159,6 +185,28 @@ mod tests {
         );
         let e = listen(None, &[("upstream_url", "https://gw:8082")]).unwrap_err();
         assert!(e.to_string().contains("(from upstream_url)"), "{e}");
+    }
+
+    #[test]
+    fn numbers_within_their_range() {
+        let n = |text: &str| {
+            number(
+                &env(&[("N", text)]),
+                "N",
+                7,
+                1..=10,
+                "a number from 1 to 10",
+            )
+        };
+        assert_eq!(number(&env(&[]), "N", 7, 1..=10, "").unwrap(), 7);
+        assert_eq!(n(" 10 ").unwrap(), 10);
+        for bad in ["0", "11", "-1", "lots"] {
+            let e = n(bad).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("Expected N (from N) to be a number from 1 to 10, but found '{bad}'")
+            );
+        }
     }
 
     #[test]

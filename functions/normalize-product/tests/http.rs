@@ -39,6 +39,18 @@ fn start(port: u16, root: &Path) -> Child {
     child
 }
 
+/// POSTs `body` with the call id and returns the status and the answer's text.
+async fn post(url: &str, call_id: &str, body: String) -> (u16, String) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("X-Call-Id", call_id)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 /// Closes the child's stdin (the runtime going away), checks that it exits 0, and returns its JSON log lines.
 async fn stop(mut child: Child) -> Vec<serde_json::Value> {
     drop(child.stdin.take());
@@ -93,21 +105,14 @@ async fn serves_the_worker_body_and_exits_when_stdin_closes() {
     let port = free_port();
     let child = start(port, dir.path());
     let url = format!("http://127.0.0.1:{port}/");
-    let client = reqwest::Client::new();
     let argv = |ms: &std::path::Path| {
         serde_json::json!({"argv": ["normalize-product", "--in_ms", ms, "--in_ortho", &ortho, "--out", &out]})
             .to_string()
     };
 
-    let res = client
-        .post(&url)
-        .header("X-Call-Id", "call-ok")
-        .body(argv(&ms))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    let (status, text) = post(&url, "call-ok", argv(&ms)).await;
+    assert_eq!(status, 200, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["outputs"][0], out.to_str().unwrap());
     assert!(body["durationSeconds"].as_f64().unwrap() > 0.0);
     let mut valid = ms_valid(4, (16, 12));
@@ -118,41 +123,23 @@ async fn serves_the_worker_body_and_exits_when_stdin_closes() {
     // A file inside the root that is not a raster: the normalization runs and fails.
     let garbage = dir.path().join("garbage.tif");
     std::fs::write(&garbage, b"not a GeoTIFF").unwrap();
-    let res = client
-        .post(&url)
-        .header("X-Call-Id", "call-fails")
-        .body(argv(&garbage))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 500);
-    let text = res.text().await.unwrap();
+    let (status, text) = post(&url, "call-fails", argv(&garbage)).await;
+    assert_eq!(status, 500);
     assert!(
         text.starts_with("Expected to open") && text.contains("garbage.tif"),
         "{text}"
     );
 
     // A missing input is refused before anything runs.
-    let res = client
-        .post(&url)
-        .body(argv(&dir.path().join("missing.tif")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let text = res.text().await.unwrap();
+    let (status, text) = post(&url, "", argv(&dir.path().join("missing.tif"))).await;
+    assert_eq!(status, 400);
     assert!(
         text.contains("missing.tif' of --in_ms") && text.ends_with("but it does not exist\n"),
         "{text}"
     );
 
-    let res = client
-        .post(&url)
-        .body(r#"{"argv": ["rm", "-rf", "/"]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    let (status, text) = post(&url, "", r#"{"argv": ["rm", "-rf", "/"]}"#.to_owned()).await;
+    assert_eq!(status, 400, "{text}");
 
     // Closing stdin (the runtime going away) ends the process; its JSON log lines carry the call id.
     let logs = stop(child).await;
@@ -193,7 +180,6 @@ async fn a_path_outside_the_data_roots_is_refused_and_nothing_runs() {
     let port = free_port();
     let child = start(port, &root);
     let url = format!("http://127.0.0.1:{port}/function/normalize-product");
-    let client = reqwest::Client::new();
     let out = root.join("out.tif");
     let (up_out, outside_out) = (root.join("../out.tif"), outside.join("out.tif"));
     let cases: Vec<(&str, [&Path; 3], String, &str)> = vec![
@@ -231,15 +217,8 @@ async fn a_path_outside_the_data_roots_is_refused_and_nothing_runs() {
     ];
     for (call_id, [in_ms, in_ortho, out], named, why) in &cases {
         let body = serde_json::json!({"argv": ["normalize-product", "--in_ms", in_ms, "--in_ortho", in_ortho, "--out", out]});
-        let res = client
-            .post(&url)
-            .header("X-Call-Id", *call_id)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 400, "{call_id}");
-        let text = res.text().await.unwrap();
+        let (status, text) = post(&url, *call_id, body.to_string()).await;
+        assert_eq!(status, 400, "{call_id}: {text}");
         assert!(text.starts_with("Expected the path "), "{call_id}: {text}");
         assert!(text.contains(named.as_str()), "{call_id}: {text}");
         assert!(
@@ -253,9 +232,7 @@ async fn a_path_outside_the_data_roots_is_refused_and_nothing_runs() {
     }
     assert_eq!(listing(&root), root_before);
     assert_eq!(listing(&outside), outside_before);
-    let health = client
-        .get(format!("http://127.0.0.1:{port}/_/health"))
-        .send()
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/_/health"))
         .await
         .unwrap();
     assert_eq!(health.text().await.unwrap(), "ok\n");

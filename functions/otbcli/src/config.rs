@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apsis_function_kit::settings::var;
+use apsis_function_kit::settings::{number, var};
 use apsis_function_kit::{Common, DataRoots};
 
 use crate::Error;
@@ -85,22 +85,19 @@ impl Options {
         let gdalinfo = var("APSIS_GDALINFO")
             .map_or_else(|| PathBuf::from("gdalinfo"), |(v, _)| PathBuf::from(v));
 
-        let number = |name: &'static str, default: u64, min: u64| match var(name) {
-            None => Ok(default),
-            Some((text, origin)) => match text.parse::<u64>() {
-                Ok(n) if n >= min => Ok(n),
-                _ => Err(Error::Setting {
-                    name,
-                    origin,
-                    expected: "a whole number (at least 1 where 0 makes no sense)",
-                    found: text,
-                }),
-            },
+        let number = |name: &'static str, default: u64| {
+            number(
+                env,
+                name,
+                default,
+                1..=u64::MAX,
+                "a whole number, at least 1",
+            )
         };
-        let gdal_cachemax_mb = number("APSIS_GDAL_CACHEMAX_MB", 64, 1)?;
-        let otb_ram_mb = number("APSIS_OTB_RAM_MB", 128, 1)?;
-        let timeout = Duration::from_secs(number("APSIS_OTB_TIMEOUT_SECONDS", 7200, 1)?);
-        let max_concurrent = number("APSIS_OTB_MAX_CONCURRENT", 1, 1)? as usize;
+        let gdal_cachemax_mb = number("APSIS_GDAL_CACHEMAX_MB", 64)?;
+        let otb_ram_mb = number("APSIS_OTB_RAM_MB", 128)?;
+        let timeout = Duration::from_secs(number("APSIS_OTB_TIMEOUT_SECONDS", 7200)?);
+        let max_concurrent = number("APSIS_OTB_MAX_CONCURRENT", 1)? as usize;
         let allowed_vsi = var("APSIS_ALLOWED_VSI")
             .map(|(v, _)| {
                 v.split(',')
@@ -151,12 +148,7 @@ impl Options {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use apsis_function_kit::settings::env_of as env;
 
     #[test]
     fn defaults_and_overrides() {

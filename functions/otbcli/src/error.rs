@@ -5,17 +5,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Expected {name} (from {origin}) to be {expected}, but found '{found}'")]
-    Setting {
-        name: &'static str,
-        origin: String,
-        expected: &'static str,
-        found: String,
-    },
     #[error("Expected the OTB bin directory {} (from {origin}) to be an existing directory, but it is not", path.display())]
     BinDir { path: PathBuf, origin: String },
-    /// A setting every function shares (listen address, data roots, lifeline, log level), or the server; its
-    /// message is already a sentence.
+    /// A setting that cannot be used (those every function shares, and this function's numbers), or the server;
+    /// its message is already a sentence.
     #[error(transparent)]
     Kit(#[from] apsis_function_kit::Error),
 }

@@ -171,7 +171,7 @@ fn roots_are_required_absolute_existing_directories() {
     let env = env(&[("APSIS_DATA_ROOTS", t.second.to_str().unwrap())]);
     let flag = format!("{}/./", t.root.display());
     let r = DataRoots::resolve(Some(&flag), &env).unwrap();
-    assert_eq!(r.roots(), [t.root.clone()]);
+    assert_eq!(r.roots(), std::slice::from_ref(&t.root));
     let r = DataRoots::resolve(None, &env).unwrap();
     assert_eq!(
         (r.workdir(), r.to_display()),

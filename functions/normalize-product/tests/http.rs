@@ -217,7 +217,7 @@ async fn a_path_outside_the_data_roots_is_refused_and_nothing_runs() {
     ];
     for (call_id, [in_ms, in_ortho, out], named, why) in &cases {
         let body = serde_json::json!({"argv": ["normalize-product", "--in_ms", in_ms, "--in_ortho", in_ortho, "--out", out]});
-        let (status, text) = post(&url, *call_id, body.to_string()).await;
+        let (status, text) = post(&url, call_id, body.to_string()).await;
         assert_eq!(status, 400, "{call_id}: {text}");
         assert!(text.starts_with("Expected the path "), "{call_id}: {text}");
         assert!(text.contains(named.as_str()), "{call_id}: {text}");

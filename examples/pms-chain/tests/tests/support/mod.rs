@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use apsis_testkit::{binary, run, EngineOpts, EngineProcess, FaasLocal, Ran, WorkerProcess};
+use apsis_testkit::{binary, Captured, EngineOpts, EngineProcess, FaasLocal, Ran, WorkerProcess};
 use serde_json::{json, Value};
 
 /// 32 bytes or more: the shortest key the worker and callback-ack accept.
@@ -48,19 +48,31 @@ pub struct Pair {
     pub geom: PathBuf,
     pub dem: Option<PathBuf>,
     pub out: PathBuf,
+    /// The side of the P image in pixels (the MS image has a quarter of it).
+    pub size: u32,
     seed: u64,
 }
 
 impl Stack {
     /// Starts the engine, the runtime with its three functions, and the worker.
     pub async fn start() -> Stack {
+        Stack::start_with_exec_timeout("5m").await
+    }
+
+    /// [`Stack::start`] with the functions' `exec_timeout` (a stack.yml duration such as `30m`): larger pairs take
+    /// longer than the tests' 5 minutes.
+    pub async fn start_with_exec_timeout(exec_timeout: &str) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("data");
         std::fs::create_dir(&root).unwrap();
         let root = root.canonicalize().unwrap();
         let engine = EngineProcess::start(EngineOpts::new(binary("apsis", "apsis-server")));
         let stack = dir.path().join("stack.yml");
-        std::fs::write(&stack, stack_yml(&engine.gateway_url(), &root)).unwrap();
+        std::fs::write(
+            &stack,
+            stack_yml(&engine.gateway_url(), &root, exec_timeout),
+        )
+        .unwrap();
         let runtime = FaasLocal::start(&stack, &[]);
         let config = dir.path().join("worker.toml");
         std::fs::write(
@@ -120,6 +132,11 @@ job_retry_backoff_ms = 100
         Pair::generate(&self.root.join(name), seed, dem)
     }
 
+    /// [`Stack::pair`] with a P image `size` pixels a side.
+    pub fn pair_sized(&self, name: &str, size: u32, seed: u64, dem: bool) -> Pair {
+        Pair::generate_sized(&self.root.join(name), size, seed, dem)
+    }
+
     /// Runs `process` to its end (at most `within`), panicking with the gateway's answer if it does not end.
     pub async fn run(&self, process: &str, variables: Value, within: Duration) -> Value {
         match self.engine.run(process, variables, within).await {
@@ -154,17 +171,24 @@ impl Drop for Stack {
 impl Pair {
     /// Runs `pms-generate --out dir --size SIZE --seed seed [--dem]` and creates `dir/out`.
     pub fn generate(dir: &Path, seed: u64, dem: bool) -> Pair {
+        Pair::generate_sized(dir, SIZE, seed, dem)
+    }
+
+    /// [`Pair::generate`] with a P image `size` pixels a side.
+    pub fn generate_sized(dir: &Path, size: u32, seed: u64, dem: bool) -> Pair {
         let mut command = Command::new(binary("pms-generate", "apsis-pms-generator"));
         command.arg("--out").arg(dir).args([
             "--size",
-            &SIZE.to_string(),
+            &size.to_string(),
             "--seed",
             &seed.to_string(),
         ]);
         if dem {
             command.arg("--dem");
         }
-        let ran = Ran::from(run(&mut command));
+        // pms-generate writes about 3 Mpixel/s on this machine: 30 s for the tests' pairs, minutes for 8000^2.
+        let within = Duration::from_secs(30 + u64::from(size) * u64::from(size) / 200_000);
+        let ran = Ran::from(Captured::spawn(&mut command).finish(within));
         assert_eq!(ran.code, 0, "pms-generate: {ran:#?}");
         let out = dir.join("out");
         std::fs::create_dir_all(&out).unwrap();
@@ -175,13 +199,14 @@ impl Pair {
             geom: dir.join("IMG_P.geom"),
             dem: dem.then(|| dir.join("dem")),
             out,
+            size,
             seed,
         }
     }
 
     /// Writes the same pair again (same seed): the operator's repair of a damaged input.
     pub fn regenerate(&self) {
-        Pair::generate(&self.dir, self.seed, self.dem.is_some());
+        Pair::generate_sized(&self.dir, self.size, self.seed, self.dem.is_some());
     }
 
     /// The creation variables of pms-chain / pms-chain-hold: `pan`, `ms`, `out`, and `dem` when there is one;
@@ -209,7 +234,7 @@ impl Pair {
 
 /// The functions, each run from its debug binary: otbcli and normalize-product one run at a time (their
 /// `stack.yml` setting), callback-ack with a short FailJob backoff.
-fn stack_yml(engine: &str, root: &Path) -> String {
+fn stack_yml(engine: &str, root: &Path, exec_timeout: &str) -> String {
     format!(
         r#"version: 1.0
 provider: {{name: openfaas, gateway: http://127.0.0.1:8080}}
@@ -219,7 +244,7 @@ functions:
     x-apsis-local:
       fprocess: ["{otbcli}"]
       max_inflight: 1
-      exec_timeout: 5m
+      exec_timeout: {exec_timeout}
       environment:
         APSIS_DATA_ROOTS: "{root}"
   normalize-product:
@@ -227,7 +252,7 @@ functions:
     x-apsis-local:
       fprocess: ["{normalize}", "serve"]
       max_inflight: 1
-      exec_timeout: 5m
+      exec_timeout: {exec_timeout}
       environment:
         APSIS_DATA_ROOTS: "{root}"
   callback-ack:

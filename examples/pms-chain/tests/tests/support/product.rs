@@ -6,7 +6,7 @@ use gdal::raster::GdalDataType;
 use gdal::Dataset;
 use serde_json::Value;
 
-use super::{Pair, SIZE};
+use super::Pair;
 
 /// What the checks counted, for the test's report.
 #[derive(Debug)]
@@ -30,10 +30,11 @@ pub fn check(pair: &Pair, product: &Value) -> Checked {
         Some(pair.product().display().to_string().as_str()),
         "Expected the variable 'product' to be the normalized product's path"
     );
+    let size = pair.size as usize;
     let bundle = open(&pair.out.join("bundle.tif"));
     assert_eq!(
         (bundle.raster_size(), bundle.raster_count()),
-        ((SIZE as usize, SIZE as usize), 4),
+        ((size, size), 4),
         "bundle.tif: the P image's size, the MS image's 4 bands"
     );
 
@@ -57,9 +58,8 @@ pub fn check(pair: &Pair, product: &Value) -> Checked {
     assert_eq!(ortho.raster_count(), 4, "ortho.tif bands");
     let (w, h) = ortho.raster_size();
     assert!(
-        (SIZE as usize..SIZE as usize * 2).contains(&w)
-            && (SIZE as usize..SIZE as usize * 2).contains(&h),
-        "Expected ortho.tif about {SIZE} pixels a side, but it is {w} x {h}"
+        (size..size * 2).contains(&w) && (size..size * 2).contains(&h),
+        "Expected ortho.tif about {size} pixels a side, but it is {w} x {h}"
     );
 
     let normalized = open(&pair.product());

@@ -51,7 +51,10 @@ impl Options {
             dem: false,
         };
         if let Ok(sizes) = std::env::var("APSIS_BENCH_SIZES") {
-            options.sizes = sizes.split(',').map(|s| number(s.trim(), "APSIS_BENCH_SIZES")).collect();
+            options.sizes = sizes
+                .split(',')
+                .map(|s| number(s.trim(), "APSIS_BENCH_SIZES"))
+                .collect();
         }
         if let Ok(reps) = std::env::var("APSIS_BENCH_REPS") {
             options.reps = Some(number(&reps, "APSIS_BENCH_REPS"));
@@ -93,6 +96,10 @@ struct Figures {
     direct: [f64; 3],
     /// `<step>.durationSeconds`: the call as the function's runtime measured it.
     function: [f64; 3],
+    /// `<step>.output.durationSeconds`: the program's own run inside the function (the function's answer), when
+    /// it gives one. The difference to `function` is the function's work around the program (otbcli-function:
+    /// reading `-help` once per application and process, checking the outputs with gdalinfo).
+    program: [Option<f64>; 3],
     /// The Apsis chain from CreateProcessInstanceWithResult to its answer.
     wall: f64,
 }
@@ -113,7 +120,8 @@ impl Figures {
 }
 
 fn uptime() -> (String, f64) {
-    let ran = Ran::from(Captured::spawn(&mut Command::new("uptime")).finish(Duration::from_secs(10)));
+    let ran =
+        Ran::from(Captured::spawn(&mut Command::new("uptime")).finish(Duration::from_secs(10)));
     let line = ran.stdout.trim().to_owned();
     let load1 = line
         .rsplit("load average:")
@@ -192,7 +200,11 @@ fn direct_steps(pair: &Pair, out: &Path) -> Vec<(&'static str, Command)> {
         "--out",
         &s(&out.join("normalized_ortho.tif")),
     ]);
-    vec![("bundle", bundle), ("ortho", ortho), ("normalize", normalize)]
+    vec![
+        ("bundle", bundle),
+        ("ortho", ortho),
+        ("normalize", normalize),
+    ]
 }
 
 /// Runs the three steps directly into a fresh `out`, checks the products, and returns each step's wall time.
@@ -205,22 +217,15 @@ fn run_direct(pair: &Pair, out: &Path) -> [f64; 3] {
         times[i] = started.elapsed().as_secs_f64();
         assert_eq!(ran.code, 0, "{step} run directly: {command:?}\n{ran:#?}");
     }
-    let direct = Pair {
-        out: out.to_path_buf(),
-        ..pair.clone()
-    };
+    let direct = pair.with_out(out);
     product::check(&direct, &json!(direct.product().display().to_string()));
     times
 }
 
 /// Runs the pair through `pms-chain` into a fresh `out`, checks the products, and returns the chain's wall time
 /// and each step's `durationSeconds`.
-async fn run_apsis(stack: &Stack, pair: &Pair, out: &Path) -> (f64, [f64; 3]) {
-    std::fs::create_dir_all(out).unwrap();
-    let through = Pair {
-        out: out.to_path_buf(),
-        ..pair.clone()
-    };
+async fn run_apsis(stack: &Stack, pair: &Pair, out: &Path) -> (f64, [f64; 3], [Option<f64>; 3]) {
+    let through = pair.with_out(out);
     let mut client = stack.engine.client().await;
     let request = pb::CreateProcessInstanceWithResultRequest {
         request: Some(pb::CreateProcessInstanceRequest {
@@ -244,13 +249,15 @@ async fn run_apsis(stack: &Stack, pair: &Pair, out: &Path) -> (f64, [f64; 3]) {
     let vars: Value = serde_json::from_str(&answer.into_inner().variables).unwrap();
     product::check(&through, &vars["product"]);
     let mut function = [0.0; 3];
+    let mut program = [None; 3];
     for (i, step) in STEPS.iter().enumerate() {
         assert_eq!(vars[step]["ok"], true, "{step}: {vars}");
-        function[i] = vars[step]["durationSeconds"]
-            .as_f64()
-            .unwrap_or_else(|| panic!("Expected {step}.durationSeconds, but the variables are {vars}"));
+        function[i] = vars[step]["durationSeconds"].as_f64().unwrap_or_else(|| {
+            panic!("Expected {step}.durationSeconds, but the variables are {vars}")
+        });
+        program[i] = vars[step]["output"]["durationSeconds"].as_f64();
     }
-    (wall, function)
+    (wall, function, program)
 }
 
 fn pct(part: f64, of: f64) -> f64 {
@@ -268,9 +275,16 @@ fn verdict(seconds: f64, percent: f64) -> String {
 
 fn print_figures(title: &str, f: &Figures) {
     println!("{title}");
-    println!("  {:<10} {:>10} {:>28}", "step", "direct s", "through Apsis (function) s");
+    println!(
+        "  {:<10} {:>10} {:>28} {:>22}",
+        "step", "direct s", "through Apsis (function) s", "of which the program s"
+    );
     for (i, step) in STEPS.iter().enumerate() {
-        println!("  {step:<10} {:>10.2} {:>28.2}", f.direct[i], f.function[i]);
+        let program = f.program[i].map_or("-".to_owned(), |p| format!("{p:.2}"));
+        println!(
+            "  {step:<10} {:>10.2} {:>28.2} {program:>22}",
+            f.direct[i], f.function[i]
+        );
     }
     let (direct, wall) = (f.direct_sum(), f.wall);
     println!(
@@ -311,6 +325,11 @@ fn medians(all: &[Figures]) -> Figures {
     for i in 0..3 {
         m.direct[i] = of(&|f| f.direct[i]);
         m.function[i] = of(&|f| f.function[i]);
+        m.program[i] = all
+            .iter()
+            .map(|f| f.program[i])
+            .collect::<Option<Vec<f64>>>()
+            .map(median);
     }
     m
 }
@@ -347,14 +366,21 @@ async fn main() {
             if direct_first {
                 f.direct = run_direct(&pair, &direct_out);
             }
-            (f.wall, f.function) = run_apsis(&stack, &pair, &apsis_out).await;
+            (f.wall, f.function, f.program) = run_apsis(&stack, &pair, &apsis_out).await;
             if !direct_first {
                 f.direct = run_direct(&pair, &direct_out);
             }
             remove(&direct_out);
             remove(&apsis_out);
-            let order = if direct_first { "direct first" } else { "Apsis first" };
-            print_figures(&format!("repetition {}/{reps} ({order}; products checked)", rep + 1), &f);
+            let order = if direct_first {
+                "direct first"
+            } else {
+                "Apsis first"
+            };
+            print_figures(
+                &format!("repetition {}/{reps} ({order}; products checked)", rep + 1),
+                &f,
+            );
             all.push(f);
         }
         if reps > 1 {
@@ -363,9 +389,14 @@ async fn main() {
                 &medians(&all),
             );
             let overhead = median(all.iter().map(Figures::overhead).collect());
-            let overhead_pct = median(all.iter().map(|f| pct(f.overhead(), f.direct_sum())).collect());
+            let overhead_pct = median(
+                all.iter()
+                    .map(|f| pct(f.overhead(), f.direct_sum()))
+                    .collect(),
+            );
             let orchestration = median(all.iter().map(Figures::orchestration).collect());
-            let orchestration_pct = median(all.iter().map(|f| pct(f.orchestration(), f.wall)).collect());
+            let orchestration_pct =
+                median(all.iter().map(|f| pct(f.orchestration(), f.wall)).collect());
             println!(
                 "  median of the repetitions' overheads: {overhead:.2} s ({overhead_pct:.1} %): target {}",
                 verdict(overhead, overhead_pct)

@@ -209,6 +209,15 @@ impl Pair {
         Pair::generate_sized(&self.dir, self.size, self.seed, self.dem.is_some());
     }
 
+    /// The same pair with its output directory `out` (created): another run of the chain on the same inputs.
+    pub fn with_out(&self, out: &Path) -> Pair {
+        std::fs::create_dir_all(out).unwrap();
+        Pair {
+            out: out.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
     /// The creation variables of pms-chain / pms-chain-hold: `pan`, `ms`, `out`, and `dem` when there is one;
     /// `geom` is left to its default (the P image's `.geom`) unless `with_geom`.
     pub fn variables(&self, with_geom: bool) -> Value {

@@ -143,13 +143,14 @@ impl Step {
         Some((self.ended? - self.started?) as f64 / 1000.0)
     }
 
-    /// The function's own duration: its answer's `durationSeconds` (otbcli and normalize-product measure their
-    /// work), else the runtime's measure of the call that the callback carries.
+    /// The function's own duration: in receive-task mode the callback's `durationSeconds`, the runtime's measure
+    /// of the whole call (the function's checks included); in hold mode the result is the function's answer, whose
+    /// `durationSeconds` is the function's measure of its run (otbcli and normalize-product report it).
     pub fn function_seconds(&self) -> Option<f64> {
         let r = self.result.as_ref()?;
-        r.pointer("/output/durationSeconds")
+        r.get("durationSeconds")
             .and_then(Value::as_f64)
-            .or_else(|| r.get("durationSeconds").and_then(Value::as_f64))
+            .or_else(|| r.pointer("/output/durationSeconds").and_then(Value::as_f64))
     }
 }
 

@@ -5,11 +5,13 @@
 //! [`DRIVERS`] maps each file to the function that runs its main scenario. The test
 //! `every_example_deploys_keeps_its_diagram_and_runs` walks the folder and fails on a file without a driver (and on
 //! a driver without a file), so a new example can never go untested. The other paths of the same files (timeouts,
-//! failures, cancellations) are the tests after each driver; the `#[ignore]`d ones are engine gaps the examples
-//! exposed, each saying how Apsis differs from Zeebe. The harness replays every command's log and reloads a
+//! failures, cancellations) are the tests after each driver; some are named after engine gaps the examples once
+//! exposed (examples/README.md, "Fixed gaps") and stay as regression tests. The harness replays every command's log and reloads a
 //! snapshot, so every scenario also checks replay == live.
 
 mod common;
+#[path = "examples/pms_chain.rs"]
+mod pms_chain;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ const DRIVERS: &[(&str, fn())] = &[
     ("bench/w1.bpmn", bench_w1),
     ("bench/w2.bpmn", bench_w2),
     ("pleiades/pleiades-preprocessing.bpmn", pleiades_happy_path),
+    ("pms-chain/pms-batch.bpmn", pms_chain::pms_batch),
+    ("pms-chain/pms-chain-hold.bpmn", pms_chain::pms_chain_hold),
+    ("pms-chain/pms-chain.bpmn", pms_chain::pms_chain_happy_path),
     ("tour/fan-out.bpmn", fan_out),
     ("tour/nightly-report.bpmn", nightly_report),
     ("tour/order-messages.bpmn", order_messages),

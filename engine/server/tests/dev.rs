@@ -40,10 +40,14 @@ fn apsis() -> PathBuf {
             .iter()
             .map(|(name, package)| (*name, binary(name, package)))
             .collect();
-        if siblings.iter().all(|(_, p)| p.parent() == Some(own_dir.as_path())) {
+        if siblings
+            .iter()
+            .all(|(_, p)| p.parent() == Some(own_dir.as_path()))
+        {
             return own_dir;
         }
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("apsis-dev-bin-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("apsis-dev-bin-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         if std::fs::hard_link(&own, dir.join("apsis")).is_err() {
@@ -76,7 +80,10 @@ impl Dev {
                 .arg("--data-dir")
                 .arg(data_dir.path())
                 .args(["--gateway-address", &gateway])
-                .args(["--monitoring-address", &format!("127.0.0.1:{}", free_port())])
+                .args([
+                    "--monitoring-address",
+                    &format!("127.0.0.1:{}", free_port()),
+                ])
                 .args(["--functions-address", &format!("127.0.0.1:{}", free_port())])
                 .args(["--worker-address", &format!("127.0.0.1:{}", free_port())])
                 .env("APSIS_LOG_LEVEL", "warn")
@@ -131,7 +138,11 @@ impl Dev {
 fn descendants(pid: u32) -> BTreeSet<u32> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -141,7 +152,11 @@ fn descendants(pid: u32) -> BTreeSet<u32> {
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
             continue;
         };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+        if let Some(ppid) = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
             parents.push((child, ppid));
         }
     }
@@ -161,7 +176,10 @@ fn descendants(pid: u32) -> BTreeSet<u32> {
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
         .is_some_and(|zombie| !zombie)
 }
 
@@ -209,7 +227,10 @@ fn dev_starts_answers_topology_deploys_the_chain_and_leaves_no_child_after_sigte
         "Expected both chains deployed, but: {deployed}"
     );
     let data_roots = dev.wait_for_line("data roots", Duration::ZERO);
-    assert!(data_roots.contains(&dev.data_root().display().to_string()), "{data_roots}");
+    assert!(
+        data_roots.contains(&dev.data_root().display().to_string()),
+        "{data_roots}"
+    );
 
     let status = Captured::spawn(Command::new(apsis()).args(["status", "--address", &dev.gateway]))
         .finish(Duration::from_secs(30));
@@ -246,7 +267,11 @@ fn submit_against_dev_completes_on_a_generated_pair() {
             .args(["--size", "400", "--seed", "7"]),
     )
     .finish(Duration::from_secs(60));
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     let out = dev.data_root().join("out");
     let submitted = Captured::spawn(
         Command::new(apsis())
@@ -261,11 +286,17 @@ fn submit_against_dev_completes_on_a_generated_pair() {
     .finish(CHAIN_WITHIN);
     let stdout = String::from_utf8_lossy(&submitted.stdout);
     let stderr = String::from_utf8_lossy(&submitted.stderr);
-    assert!(submitted.status.success(), "Expected apsis submit to succeed, but:\n{stdout}\n{stderr}");
+    assert!(
+        submitted.status.success(),
+        "Expected apsis submit to succeed, but:\n{stdout}\n{stderr}"
+    );
     let product = out.join("normalized_ortho.tif");
     assert_eq!(stdout.trim(), product.display().to_string());
     assert!(product.is_file());
-    assert!(stderr.contains("incident"), "Expected the note on incidents, but: {stderr}");
+    assert!(
+        stderr.contains("incident"),
+        "Expected the note on incidents, but: {stderr}"
+    );
     dev.guard.terminate();
     assert!(dev.guard.exit_status(Duration::from_secs(60)).success());
 }
@@ -279,7 +310,11 @@ fn submit_with_a_missing_input_names_it() {
     let ran = Captured::spawn(
         Command::new(apsis())
             // Nothing listens there: the check must come before any connection.
-            .args(["submit", "--address", &format!("http://127.0.0.1:{}", free_port())])
+            .args([
+                "submit",
+                "--address",
+                &format!("http://127.0.0.1:{}", free_port()),
+            ])
             .arg("--pan")
             .arg(&pan)
             .arg("--ms")
@@ -303,7 +338,11 @@ fn submit_with_a_missing_input_names_it() {
     std::fs::write(&ms, b"present").unwrap();
     let ran = Captured::spawn(
         Command::new(apsis())
-            .args(["submit", "--address", &format!("http://127.0.0.1:{}", free_port())])
+            .args([
+                "submit",
+                "--address",
+                &format!("http://127.0.0.1:{}", free_port()),
+            ])
             .arg("--pan")
             .arg(&pan)
             .arg("--ms")
@@ -314,7 +353,10 @@ fn submit_with_a_missing_input_names_it() {
     .finish(Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert_eq!(ran.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&dir.path().join("IMG_P.geom").display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&dir.path().join("IMG_P.geom").display().to_string()),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -329,15 +371,36 @@ fn demo_runs_the_chain_on_a_400_pair_and_prints_the_summary() {
     .finish(CHAIN_WITHIN);
     let stdout = String::from_utf8_lossy(&ran.stdout);
     let stderr = String::from_utf8_lossy(&ran.stderr);
-    assert!(ran.status.success(), "Expected apsis demo to succeed, but:\n{stdout}\n{stderr}");
-    for expected in ["bundle", "ortho", "normalize", "Summary", "total", "orchestration", "normalized_ortho.tif"] {
-        assert!(stdout.contains(expected), "Expected '{expected}' in:\n{stdout}");
+    assert!(
+        ran.status.success(),
+        "Expected apsis demo to succeed, but:\n{stdout}\n{stderr}"
+    );
+    for expected in [
+        "bundle",
+        "ortho",
+        "normalize",
+        "Summary",
+        "total",
+        "orchestration",
+        "normalized_ortho.tif",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "Expected '{expected}' in:\n{stdout}"
+        );
     }
     let out = keep.path().join("data").join("out");
     for file in ["bundle.tif", "ortho.tif", "normalized_ortho.tif"] {
-        assert!(out.join(file).is_file(), "Expected {file} in {}", out.display());
+        assert!(
+            out.join(file).is_file(),
+            "Expected {file} in {}",
+            out.display()
+        );
     }
-    assert!(!out.join("normalized_ortho.tif.aux.xml").exists(), "the checks must not write next to the product");
+    assert!(
+        !out.join("normalized_ortho.tif.aux.xml").exists(),
+        "the checks must not write next to the product"
+    );
 }
 
 /// `apsis dev` alone in its folder: the missing binary is named, with the command that builds it, before anything starts.
@@ -364,5 +427,8 @@ fn a_missing_binary_is_named_with_how_to_build_it() {
             && stderr.contains("cargo build --release --bins"),
         "{stderr}"
     );
-    assert!(!Path::new(&dir.path().join("data").join("engine")).exists(), "nothing may start before the check");
+    assert!(
+        !Path::new(&dir.path().join("data").join("engine")).exists(),
+        "nothing may start before the check"
+    );
 }

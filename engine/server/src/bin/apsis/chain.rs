@@ -35,8 +35,15 @@ pub const CHAIN_HOLD: Resource = Resource {
     xml: include_str!("../../../../../examples/pms-chain/pms-chain-hold.bpmn"),
 };
 
-/// Every example of the folder, deployed by `apsis dev` and `apsis demo`.
-pub const EXAMPLES: &[Resource] = &[CHAIN, CHAIN_HOLD];
+/// Several pairs at once: the chain in a parallel multi-instance subprocess over `pairs`.
+pub const BATCH: Resource = Resource {
+    name: "pms-batch.bpmn",
+    process_id: "pms-batch",
+    xml: include_str!("../../../../../examples/pms-chain/pms-batch.bpmn"),
+};
+
+/// Every process of the folder, deployed by `apsis dev` and `apsis demo`.
+pub const EXAMPLES: &[Resource] = &[CHAIN, CHAIN_HOLD, BATCH];
 
 /// The chain's steps, in order: the service task ids (and result variables).
 pub const STEPS: &[&str] = &["bundle", "ortho", "normalize"];

@@ -41,7 +41,10 @@ pub struct DemoArgs {
 
 pub fn main(args: DemoArgs) -> ExitCode {
     if args.size < 64 {
-        eprintln!("apsis: Expected --size to be at least 64 pixels, but found {}", args.size);
+        eprintln!(
+            "apsis: Expected --size to be at least 64 pixels, but found {}",
+            args.size
+        );
         return ExitCode::from(2);
     }
     // The temporary directory lives until the end of `main`: after the tree has stopped.
@@ -104,8 +107,11 @@ async fn run(
     options: TreeOptions,
     config: apsis_server::config::Config,
 ) -> Result<(), Failure> {
-    let mut signals = Signals::new()
-        .map_err(|e| Failure::Startup(anyhow!("Expected to install the SIGINT/SIGTERM handlers, but {e}")))?;
+    let mut signals = Signals::new().map_err(|e| {
+        Failure::Startup(anyhow!(
+            "Expected to install the SIGINT/SIGTERM handlers, but {e}"
+        ))
+    })?;
     // Checked before anything starts, like the tree's own binaries.
     let generator = tree::sibling(tree::GENERATOR_BIN).map_err(Failure::Startup)?;
     let (hook, records) = progress::hook();
@@ -121,7 +127,11 @@ async fn run(
         "  engine {}, functions {}, worker http://{}",
         tree.gateway_url, tree.runtime_url, options.worker_address
     );
-    println!("  data root {} (logs in {})", root.display(), tree.logs.display());
+    println!(
+        "  data root {} (logs in {})",
+        root.display(),
+        tree.logs.display()
+    );
     let engine_stopped = tree.engine.stopped();
     let gateway_url = tree.gateway_url.clone();
     let engine_log = tree.logs.join("engine.log");
@@ -176,10 +186,12 @@ async fn chain_once(
         dem = if args.dem { ", with a DEM" } else { "" },
     );
     let mut generate = tokio::process::Command::new(generator);
-    generate
-        .arg("--out")
-        .arg(&pair)
-        .args(["--size", &args.size.to_string(), "--seed", &args.seed.to_string()]);
+    generate.arg("--out").arg(&pair).args([
+        "--size",
+        &args.size.to_string(),
+        "--seed",
+        &args.seed.to_string(),
+    ]);
     if args.dem {
         generate.arg("--dem");
     }
@@ -207,7 +219,10 @@ async fn chain_once(
     };
 
     let session = Session::local(gateway_url);
-    let mut gateway = session.connect().await.map_err(|e| client_error(&session, &e))?;
+    let mut gateway = session
+        .connect()
+        .await
+        .map_err(|e| client_error(&session, &e))?;
     chain::deploy(&session, &mut gateway, chain::EXAMPLES)
         .await
         .map_err(|e| client_error(&session, &e))?;
@@ -246,6 +261,12 @@ async fn chain_once(
                             .unwrap_or_default()
                     );
                 }
+                Progress::Rerun { step, error } => println!(
+                    "  {step:<10} failed{}; running it again in hold mode ({step}-rerun)",
+                    error
+                        .map(|e| format!(": {}", e.lines().last().unwrap_or("")))
+                        .unwrap_or_else(|| " (no callback before the deadline)".to_owned())
+                ),
                 Progress::Retrying {
                     element,
                     retries,
@@ -285,14 +306,21 @@ async fn chain_once(
 
 fn client_error(session: &Session, e: &crate::client::Error) -> anyhow::Error {
     session.report(e);
-    anyhow!("Expected the engine this demo started to take its requests, but it did not (see above)")
+    anyhow!(
+        "Expected the engine this demo started to take its requests, but it did not (see above)"
+    )
 }
 
 fn secs(s: Option<f64>) -> String {
     s.map_or_else(|| "?".to_owned(), |s| format!("{s:.2} s"))
 }
 
-fn summary(args: &DemoArgs, inputs: &Inputs, follow: &Follow, checked: [&verify::Checked; 3]) -> String {
+fn summary(
+    args: &DemoArgs,
+    inputs: &Inputs,
+    follow: &Follow,
+    checked: [&verify::Checked; 3],
+) -> String {
     let mut out = String::from("\nSummary\n");
     out.push_str(&format!(
         "  pair           {n} x {n} P, {m} x {m} MS, seed {seed}, {dem}\n",
@@ -320,16 +348,16 @@ fn summary(args: &DemoArgs, inputs: &Inputs, follow: &Follow, checked: [&verify:
         "  total          {:>9}   from the instance's creation to its completion, as the engine recorded them\n",
         secs(total)
     ));
-    out.push_str(&format!("  functions      {:>9}   their own durations, summed\n", secs(Some(functions))));
+    out.push_str(&format!(
+        "  functions      {:>9}   their own durations, summed\n",
+        secs(Some(functions))
+    ));
     out.push_str(&format!(
         "  orchestration  {:>9}   total - functions: engine, worker, runtime, callbacks\n",
         secs(total.map(|t| t - functions))
     ));
     let [bundle, ortho, product] = checked;
-    out.push_str(&format!(
-        "  outputs        {}\n",
-        inputs.out.display()
-    ));
+    out.push_str(&format!("  outputs        {}\n", inputs.out.display()));
     out.push_str(&format!(
         "    bundle.tif            {} x {} x {} {} (sensor geometry)\n",
         bundle.width, bundle.height, bundle.bands, bundle.data_type
@@ -345,7 +373,9 @@ fn summary(args: &DemoArgs, inputs: &Inputs, follow: &Follow, checked: [&verify:
     let (lo, hi) = product
         .ranges
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| (lo.min(*a), hi.max(*b)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| {
+            (lo.min(*a), hi.max(*b))
+        });
     out.push_str(&format!(
         "    normalized_ortho.tif  {} x {} x {} {}, {}, values in [{lo:.3}, {hi:.3}], NoData NaN\n",
         product.width,

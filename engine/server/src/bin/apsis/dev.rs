@@ -75,9 +75,13 @@ fn options(args: DevArgs) -> anyhow::Result<TreeOptions> {
 }
 
 async fn run(options: TreeOptions, config: apsis_server::config::Config) -> Result<(), Failure> {
-    let mut signals = Signals::new()
-        .map_err(|e| Failure::Startup(anyhow!("Expected to install the SIGINT/SIGTERM handlers, but {e}")))?;
-    let Some(mut tree) = Tree::start(&options, config, &mut signals, Hooks::default()).await? else {
+    let mut signals = Signals::new().map_err(|e| {
+        Failure::Startup(anyhow!(
+            "Expected to install the SIGINT/SIGTERM handlers, but {e}"
+        ))
+    })?;
+    let Some(mut tree) = Tree::start(&options, config, &mut signals, Hooks::default()).await?
+    else {
         return Ok(());
     };
     let session = Session::local(&tree.gateway_url);

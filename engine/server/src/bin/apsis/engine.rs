@@ -462,7 +462,8 @@ impl Running {
                 anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it failed"),
             )),
             Err(e) => Err(Failure::Failed(
-                anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it panicked"),
+                anyhow::Error::new(e)
+                    .context("Expected the engine to stop cleanly, but it panicked"),
             )),
         }
     }

@@ -57,16 +57,17 @@ pub enum Seen {
 /// The hook to give the engine, and the receiving end.
 pub fn hook() -> (apsis_server::RecordsFn, mpsc::UnboundedReceiver<Seen>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let hook: apsis_server::RecordsFn = Arc::new(move |state: &State, entries: &[(i64, Vec<Event>)]| {
-        for (at, events) in entries {
-            for event in events {
-                if let Some(seen) = seen(state, *at, event) {
-                    let _ = tx.send(seen);
+    let hook: apsis_server::RecordsFn =
+        Arc::new(move |state: &State, entries: &[(i64, Vec<Event>)]| {
+            for (at, events) in entries {
+                for event in events {
+                    if let Some(seen) = seen(state, *at, event) {
+                        let _ = tx.send(seen);
+                    }
                 }
+                let _ = tx.send(Seen::EntryEnd);
             }
-            let _ = tx.send(Seen::EntryEnd);
-        }
-    });
+        });
     (hook, rx)
 }
 
@@ -159,6 +160,12 @@ impl Step {
 pub enum Progress {
     StepStarted(&'static str),
     StepDone(&'static str),
+    /// The step's call failed or missed its deadline: it runs again in hold mode (`<step>-rerun`); `error` is what
+    /// the function answered, if it answered.
+    Rerun {
+        step: &'static str,
+        error: Option<String>,
+    },
     /// A job of the step failed; the engine will retry it (or raise an incident at 0 retries).
     Retrying {
         element: String,
@@ -216,6 +223,18 @@ impl Follow {
                         self.pending.push(Progress::StepStarted(step));
                     }
                     s.active += 1;
+                    if element.ends_with("-rerun") {
+                        let error = s.result.as_ref().and_then(|r| {
+                            let output = r.get("output")?;
+                            Some(
+                                output
+                                    .get("error")
+                                    .and_then(Value::as_str)
+                                    .map_or_else(|| output.to_string(), str::to_owned),
+                            )
+                        });
+                        self.pending.push(Progress::Rerun { step, error });
+                    }
                 }
                 self.elements.insert(key, element);
             }

@@ -194,8 +194,11 @@ async fn run(args: SubmitArgs, session: &Session) -> Result<(), Error> {
     }
     let started = Instant::now();
     let label = format!("instance {key} running");
-    let ended = crate::spinner::while_waiting(&label, wait_for_end(session, &mut gateway, key, args.timeout))
-        .await?;
+    let ended = crate::spinner::while_waiting(
+        &label,
+        wait_for_end(session, &mut gateway, key, args.timeout),
+    )
+    .await?;
     if !ended {
         return Err(Error::Refused {
             sentence: format!(

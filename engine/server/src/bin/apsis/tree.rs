@@ -96,8 +96,12 @@ pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
 
 /// Makes `path` absolute (from the current directory); the functions run elsewhere and need absolute paths.
 pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    std::path::absolute(path)
-        .with_context(|| format!("Expected to make {} absolute, but could not", path.display()))
+    std::path::absolute(path).with_context(|| {
+        format!(
+            "Expected to make {} absolute, but could not",
+            path.display()
+        )
+    })
 }
 
 impl Tree {
@@ -121,7 +125,12 @@ impl Tree {
         let logs = options.data_dir.join("logs");
         for dir in options.data_roots.iter().chain([&options.data_dir, &logs]) {
             std::fs::create_dir_all(dir)
-                .with_context(|| format!("Expected to create the folder {}, but could not", dir.display()))
+                .with_context(|| {
+                    format!(
+                        "Expected to create the folder {}, but could not",
+                        dir.display()
+                    )
+                })
                 .map_err(startup)?;
         }
         let key_file = callback_key(&options.data_dir).map_err(startup)?;
@@ -166,8 +175,8 @@ impl Tree {
                 "APSIS_WORKER_SHUTDOWN_GRACE_MS",
                 (CHILD_GRACE_SECONDS * 1000).to_string(),
             );
-        let worker = Child::spawn(WORKER_BIN, &mut worker_cmd, &logs.join("worker.log"))
-            .map_err(startup)?;
+        let worker =
+            Child::spawn(WORKER_BIN, &mut worker_cmd, &logs.join("worker.log")).map_err(startup)?;
 
         let mut tree = Tree {
             engine,
@@ -383,7 +392,12 @@ fn callback_key(data_dir: &Path) -> anyhow::Result<PathBuf> {
         .mode(0o600)
         .open(&path)
         .and_then(|mut f| f.write_all(hex.as_bytes()))
-        .with_context(|| format!("Expected to write the callback key {}, but could not", path.display()))?;
+        .with_context(|| {
+            format!(
+                "Expected to write the callback key {}, but could not",
+                path.display()
+            )
+        })?;
     Ok(path)
 }
 
@@ -415,10 +429,12 @@ impl Child {
             .create(true)
             .append(true)
             .open(log)
-            .with_context(|| format!("Expected to open the log {}, but could not", log.display()))?;
-        let err = file
-            .try_clone()
-            .with_context(|| format!("Expected to open the log {}, but could not", log.display()))?;
+            .with_context(|| {
+                format!("Expected to open the log {}, but could not", log.display())
+            })?;
+        let err = file.try_clone().with_context(|| {
+            format!("Expected to open the log {}, but could not", log.display())
+        })?;
         for (name, _) in std::env::vars_os() {
             let text = name.to_string_lossy();
             if ["ZEEBE_", "CAMUNDA_", "APSIS_"]

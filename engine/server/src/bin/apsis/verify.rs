@@ -40,8 +40,12 @@ async fn gdalinfo(path: &Path) -> anyhow::Result<Value> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("Expected gdalinfo -json to print JSON for {}, but it did not", path.display()))
+    serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "Expected gdalinfo -json to print JSON for {}, but it did not",
+            path.display()
+        )
+    })
 }
 
 /// Checks `path`: a GeoTIFF with pixels; georeferenced if `georeferenced`.
@@ -63,9 +67,15 @@ async fn read(path: &Path, georeferenced: bool) -> anyhow::Result<(Checked, Valu
     };
     let bands = info["bands"].as_array().cloned().unwrap_or_default();
     if width == 0 || height == 0 || bands.is_empty() {
-        bail!("Expected {name} to have pixels, but it is {width} x {height} with {} bands", bands.len());
+        bail!(
+            "Expected {name} to have pixels, but it is {width} x {height} with {} bands",
+            bands.len()
+        );
     }
-    let wkt = info.pointer("/coordinateSystem/wkt").and_then(Value::as_str).unwrap_or("");
+    let wkt = info
+        .pointer("/coordinateSystem/wkt")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let crs = (!wkt.is_empty() && info.get("geoTransform").is_some()).then(|| crs_name(wkt));
     if georeferenced && crs.is_none() {
         bail!("Expected {name} to be georeferenced (a CRS and a geotransform), but it is not");
@@ -95,25 +105,41 @@ pub async fn product(path: &Path, ortho: &Checked) -> anyhow::Result<Checked> {
     let (checked, info) = read(path, true).await?;
     let name = path.display();
     if checked.data_type != "Float32" {
-        bail!("Expected {name} to be Float32, but it is {}", checked.data_type);
+        bail!(
+            "Expected {name} to be Float32, but it is {}",
+            checked.data_type
+        );
     }
     if (checked.width, checked.height, checked.bands) != (ortho.width, ortho.height, ortho.bands) {
         bail!(
             "Expected {name} to be {} x {} with {} bands like ortho.tif, but it is {} x {} with {}",
-            ortho.width, ortho.height, ortho.bands, checked.width, checked.height, checked.bands
+            ortho.width,
+            ortho.height,
+            ortho.bands,
+            checked.width,
+            checked.height,
+            checked.bands
         );
     }
     for (i, (min, max)) in checked.ranges.iter().enumerate() {
         if *min < 0.0 || *max > 1.0 {
-            bail!("Expected band {} of {name} within [0, 1], but it spans [{min}, {max}]", i + 1);
+            bail!(
+                "Expected band {} of {name} within [0, 1], but it spans [{min}, {max}]",
+                i + 1
+            );
         }
     }
     for (i, band) in info["bands"].as_array().into_iter().flatten().enumerate() {
         let nodata = &band["noDataValue"];
-        let nan = nodata.as_str().is_some_and(|s| s.eq_ignore_ascii_case("nan"))
+        let nan = nodata
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("nan"))
             || nodata.as_f64().is_some_and(f64::is_nan);
         if !nan {
-            bail!("Expected band {} of {name} to have NaN as NoData, but its NoData is {nodata}", i + 1);
+            bail!(
+                "Expected band {} of {name} to have NaN as NoData, but its NoData is {nodata}",
+                i + 1
+            );
         }
     }
     Ok(checked)

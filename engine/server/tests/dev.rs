@@ -297,6 +297,43 @@ fn submit_against_dev_completes_on_a_generated_pair() {
         stderr.contains("incident"),
         "Expected the note on incidents, but: {stderr}"
     );
+
+    // A pair OTB cannot read: the chain stops on the failed step (an incident after the re-run's retries), which the
+    // Zeebe API cannot show; the wait ends at --timeout with the instance key and where to look.
+    let broken = dev.data_root().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for name in ["IMG_P.TIF", "IMG_MS.TIF", "IMG_P.geom"] {
+        std::fs::write(broken.join(name), b"not an image").unwrap();
+    }
+    let submitted = Captured::spawn(
+        Command::new(apsis())
+            .args(["submit", "--address", &dev.gateway, "--timeout", "3s"])
+            .arg("--pan")
+            .arg(broken.join("IMG_P.TIF"))
+            .arg("--ms")
+            .arg(broken.join("IMG_MS.TIF"))
+            .arg("--out")
+            .arg(broken.join("out")),
+    )
+    .finish(Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&submitted.stderr);
+    assert_eq!(submitted.status.code(), Some(1), "{stderr}");
+    let key = stderr
+        .split("instance ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !key.is_empty(),
+        "Expected the instance key up front, but: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("Expected instance {key} to end within 3s"))
+            && stderr.contains("Operate")
+            && stderr.contains(&format!("process_instance_key={key}")),
+        "{stderr}"
+    );
     dev.guard.terminate();
     assert!(dev.guard.exit_status(Duration::from_secs(60)).success());
 }

@@ -4,7 +4,9 @@
 //!
 //! - [`binary`]: a binary of another workspace package, found next to the test executable or built.
 //! - [`ChildGuard`], [`run`], [`Captured`], [`Ran`]: child processes that never outlive their test, bounded waits.
-//! - [`EngineProcess`]: the real `apsis engine` on loopback with JSON logs, its `/ready`, `/incidents`, signals.
+//! - [`EngineProcess`]: the real `apsis engine` on loopback with JSON logs, its `/ready`, `/incidents`, signals;
+//!   deploying, creating and awaiting instances through its gateway.
+//! - [`FaasLocal`], [`WorkerProcess`]: the local OpenFaaS runtime and the FaaS worker as processes, logs captured.
 //! - [`Graph`]: the normal-dependency graph from `cargo metadata`, and paths through it.
 //!
 //! Every wait is bounded (by [`WAIT`] unless a call says otherwise) and panics with what it saw when the bound
@@ -12,6 +14,8 @@
 
 mod binary;
 mod engine;
+mod faas;
+mod gateway;
 mod graph;
 mod http;
 mod logs;
@@ -22,6 +26,8 @@ use std::time::Duration;
 
 pub use binary::binary;
 pub use engine::{EngineOpts, EngineProcess};
+pub use faas::{FaasLocal, WorkerProcess};
+pub use gateway::wait;
 pub use graph::{cargo_metadata_graph, scan_sources, Graph, Package};
 pub use http::http_get;
 pub use logs::Logs;

@@ -87,6 +87,14 @@ impl Logs {
         }
     }
 
+    /// The last `n` lines so far, one per line of text (a JSON line as JSON): what a failing test prints.
+    pub fn tail(&self, n: usize) -> String {
+        let seen = self.seen();
+        let from = seen.lines.len().saturating_sub(n);
+        let text: Vec<String> = seen.lines[from..].iter().map(line_text).collect();
+        text.join("\n")
+    }
+
     /// Every line, once the pipe has closed (waiting up to `within` for that), each as its text: a JSON line as
     /// JSON, any other as written.
     pub fn text_after_close(&self, within: Duration) -> String {
@@ -104,14 +112,15 @@ impl Logs {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let text: Vec<String> = seen
-            .lines
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
-            })
-            .collect();
+        let text: Vec<String> = seen.lines.iter().map(line_text).collect();
         text.join("\n")
+    }
+}
+
+/// A line as its text: a JSON line as JSON, any other as written.
+fn line_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
     }
 }

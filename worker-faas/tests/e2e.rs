@@ -13,7 +13,6 @@ use std::time::Duration;
 use apsis_proto as pb;
 use chain::{wait, Chain, Delivery};
 use serde_json::json;
-use support::EngineExt as _;
 
 const WITHIN: Duration = Duration::from_secs(40);
 /// A value a shell would act on: it must reach the function as one argument, unchanged.

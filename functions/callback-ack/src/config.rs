@@ -9,41 +9,39 @@
 //! else takes [`Options`]. Each error names the variable or flag a bad value came from.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use apsis_client::env::Flags as ZeebeFlags;
 use apsis_client::{Auth, ClientOptions};
+use apsis_function_kit::settings::{flag, number};
+use apsis_function_kit::Common;
 use apsis_worker_faas::callback::OUTPUT_LIMIT;
 use apsis_worker_faas::token::CallbackKey;
 
 use crate::Error;
 
-/// Where the watchdog's `upstream_url` points by default.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
 /// Where OpenFaaS mounts the secret `apsis-callback-key` (`secrets: [apsis-callback-key]` in stack.yml).
 pub const DEFAULT_KEY_FILE: &str = "/var/openfaas/secrets/apsis-callback-key";
 /// The largest `max_output_bytes`: a published variable must fit well within a gateway message (4 MiB in Zeebe).
 pub const MAX_OUTPUT_BYTES_CAP: usize = 1024 * 1024;
 
-/// Every `APSIS_*` variable this module reads (the Zeebe connection's are `apsis_client::env::VARIABLES`).
+/// Every `APSIS_*` variable this module reads besides the ones every function reads
+/// (`apsis_function_kit::settings`); the Zeebe connection's are `apsis_client::env::VARIABLES`.
 pub const VARIABLES: &[&str] = &[
-    "APSIS_LISTEN",
     "APSIS_CALLBACK_KEY",
     "APSIS_CALLBACK_KEY_FILE",
     "APSIS_MAX_OUTPUT_BYTES",
     "APSIS_GATEWAY_RETRY_SECONDS",
     "APSIS_JOB_RETRY_BACKOFF_MS",
     "APSIS_ACT_BEFORE_ANSWER",
-    "APSIS_STDIN_LIFELINE",
-    "APSIS_LOG_LEVEL",
 ];
 
 /// Everything callback-ack needs to run. `Debug` shows the key's public id only.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub listen: SocketAddr,
+    /// The listen address, the stdin lifeline and the log filter.
+    pub common: Common,
     pub key: CallbackKey,
     /// Where the key came from, for `--print-config` and messages.
     pub key_origin: String,
@@ -57,10 +55,6 @@ pub struct Options {
     pub job_retry_backoff: Duration,
     /// Answer a callback only once the gateway has acknowledged its effect (see the crate documentation).
     pub act_before_answer: bool,
-    /// Exit when stdin reaches EOF: set by the local runtime, which holds our stdin open while it lives.
-    pub stdin_lifeline: bool,
-    /// A tracing filter such as `info` or `info,apsis_callback_ack=debug`.
-    pub log_level: String,
 }
 
 /// Settings given as flags; each wins over the environment.
@@ -78,11 +72,9 @@ pub fn process_env() -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    for name in VARIABLES {
-        if let Ok(value) = std::env::var(name) {
-            env.insert((*name).to_owned(), value);
-        }
-    }
+    env.extend(apsis_function_kit::settings::read_env(
+        VARIABLES.iter().copied(),
+    ));
     env
 }
 
@@ -93,24 +85,7 @@ impl Options {
         env: &BTreeMap<String, String>,
         default_key_file: &Path,
     ) -> Result<Options, Error> {
-        let var = |name: &'static str| {
-            env.get(name)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-                .map(|v| (v.to_owned(), name.to_owned()))
-        };
-        let (listen, origin) = flags
-            .listen
-            .clone()
-            .map(|v| (v, "--listen".to_owned()))
-            .or_else(|| var("APSIS_LISTEN"))
-            .unwrap_or_else(|| (DEFAULT_LISTEN.to_owned(), "the default".to_owned()));
-        let listen = listen.parse::<SocketAddr>().map_err(|_| Error::Setting {
-            name: "the listen address",
-            origin,
-            expected: "an IP address and port such as 127.0.0.1:8082 or 0.0.0.0:8082",
-            found: listen.clone(),
-        })?;
+        let common = Common::resolve(flags.listen.as_deref(), env)?;
 
         let (key, key_origin) = read_key(flags, env, default_key_file)?;
 
@@ -124,28 +99,16 @@ impl Options {
         };
         let zeebe = apsis_client::env::resolve(&zeebe_flags, &zeebe_env).map_err(Error::Zeebe)?;
 
-        let number = |name: &'static str, default: u64, expected: &'static str| match var(name) {
-            None => Ok(default),
-            Some((text, origin)) => text.parse::<u64>().map_err(|_| Error::Setting {
-                name,
-                origin,
-                expected,
-                found: text,
-            }),
+        let number = |name: &'static str, default: u64, expected: &'static str| {
+            number(env, name, default, 0..=u64::MAX, expected)
         };
-        let max_output_bytes = number(
+        let max_output_bytes = apsis_function_kit::settings::number(
+            env,
             "APSIS_MAX_OUTPUT_BYTES",
             OUTPUT_LIMIT as u64,
+            1..=MAX_OUTPUT_BYTES_CAP as u64,
             "a whole number of bytes between 1 and 1048576",
         )?;
-        if !(1..=MAX_OUTPUT_BYTES_CAP as u64).contains(&max_output_bytes) {
-            return Err(Error::Setting {
-                name: "APSIS_MAX_OUTPUT_BYTES",
-                origin: "APSIS_MAX_OUTPUT_BYTES".to_owned(),
-                expected: "a whole number of bytes between 1 and 1048576",
-                found: max_output_bytes.to_string(),
-            });
-        }
         let gateway_retry_for = Duration::from_secs(number(
             "APSIS_GATEWAY_RETRY_SECONDS",
             300,
@@ -156,24 +119,9 @@ impl Options {
             30_000,
             "a whole number of milliseconds",
         )?);
-        let flag = |name: &'static str| match var(name) {
-            None => Ok(false),
-            Some((text, origin)) => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(true),
-                "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(Error::Setting {
-                    name,
-                    origin,
-                    expected: "true or false",
-                    found: text,
-                }),
-            },
-        };
-        let act_before_answer = flag("APSIS_ACT_BEFORE_ANSWER")?;
-        let stdin_lifeline = flag("APSIS_STDIN_LIFELINE")?;
-        let log_level = var("APSIS_LOG_LEVEL").map_or_else(|| "info".to_owned(), |(v, _)| v);
+        let act_before_answer = flag(env, "APSIS_ACT_BEFORE_ANSWER")?;
         Ok(Options {
-            listen,
+            common,
             key,
             key_origin,
             zeebe,
@@ -181,8 +129,6 @@ impl Options {
             gateway_retry_for,
             job_retry_backoff,
             act_before_answer,
-            stdin_lifeline,
-            log_level,
         })
     }
 
@@ -201,25 +147,23 @@ impl Options {
             Err(_) => "?".to_owned(),
         };
         format!(
-            "listen = \"{}\"\n\
+            "{}\
              callback_key = \"***\"  # key id {}, from {}\n\
              max_output_bytes = {}\n\
              gateway_retry_seconds = {}\n\
              job_retry_backoff_ms = {}\n\
              act_before_answer = {}\n\
-             log_level = \"{}\"\n\
              [zeebe]\n\
              address = \"{}\"\n\
              tls = {tls}\n\
              auth = \"{auth}\"\n",
-            self.listen,
+            self.common.to_display(),
             self.key.id(),
             self.key_origin,
             self.max_output_bytes,
             self.gateway_retry_for.as_secs(),
             self.job_retry_backoff.as_millis(),
             self.act_before_answer,
-            self.log_level,
             self.zeebe.address,
         )
     }

@@ -4,12 +4,7 @@ use super::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
+use apsis_function_kit::settings::env_of as env;
 
 fn no_file() -> PathBuf {
     PathBuf::from("/nonexistent/apsis-callback-key")
@@ -22,7 +17,7 @@ fn resolve(pairs: &[(&str, &str)]) -> Result<Options, Error> {
 #[test]
 fn defaults_with_a_key() {
     let o = resolve(&[("APSIS_CALLBACK_KEY", KEY)]).unwrap();
-    assert_eq!(o.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(o.common.listen.to_string(), "127.0.0.1:8082");
     assert_eq!(o.max_output_bytes, OUTPUT_LIMIT);
     assert_eq!(o.gateway_retry_for, Duration::from_secs(300));
     assert_eq!(o.job_retry_backoff, Duration::from_secs(30));
@@ -44,10 +39,10 @@ fn flags_win_over_the_environment() {
         ("ZEEBE_ADDRESS", "other:26500"),
     ]);
     let o = Options::resolve(&flags, &e, &no_file()).unwrap();
-    assert_eq!(o.listen.port(), 9999);
+    assert_eq!(o.common.listen.port(), 9999);
     assert_eq!(o.zeebe.address, "http://gw:1");
     let o = Options::resolve(&Flags::default(), &e, &no_file()).unwrap();
-    assert_eq!(o.listen.port(), 1234);
+    assert_eq!(o.common.listen.port(), 1234);
     assert_eq!(o.zeebe.address, "other:26500");
 }
 

@@ -1,18 +1,10 @@
 //! The crate's one error type: faults of callback-ack itself (configuration, binding, serving). A callback that
 //! cannot be trusted or read is not an error of ours: it is refused with a 401/400 and counted.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Expected {name} (from {origin}) to be {expected}, but found '{found}'")]
-    Setting {
-        name: &'static str,
-        origin: String,
-        expected: &'static str,
-        found: String,
-    },
     #[error("Expected a callback key in APSIS_CALLBACK_KEY or in the file APSIS_CALLBACK_KEY_FILE names (default {default_file}), but neither is set and that file does not exist")]
     MissingKey { default_file: &'static str },
     #[error("Expected to read the callback key file {}, but it could not be read", path.display())]
@@ -30,12 +22,8 @@ pub enum Error {
     /// The Zeebe connection settings (address, TLS, credentials); its message is already a sentence.
     #[error(transparent)]
     Zeebe(apsis_client::Error),
-    #[error("Expected to listen on {address}, but it failed")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Expected to serve callbacks until shut down, but the server failed")]
-    Serve(#[source] std::io::Error),
+    /// A setting that cannot be used (those every function shares, and this function's numbers and flags), or the
+    /// server; its message is already a sentence.
+    #[error(transparent)]
+    Kit(#[from] apsis_function_kit::Error),
 }

@@ -34,6 +34,7 @@ pub mod metrics;
 mod seen;
 mod service;
 
+pub use apsis_function_kit::RenderFn;
 pub use config::Options;
 pub use error::Error;
-pub use service::{Handle, RenderFn, Service};
+pub use service::{Handle, Service, SHUTDOWN_GRACE};

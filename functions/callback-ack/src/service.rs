@@ -1,19 +1,14 @@
-//! Options -> [`Service`] -> [`Handle`]: binds the listen address and serves the callback endpoint, the health
-//! endpoints of of-watchdog's convention (`/_/health`) and OpenFaaS's (`/healthz`), and `/metrics`.
+//! Options -> [`Service`] -> [`Handle`]: binds the listen address and serves the callback endpoint, with the health
+//! endpoints and `/metrics` every function serves (`apsis_function_kit::Server`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apsis_function_kit::{RenderFn, Server, Stop};
 use apsis_worker_faas::outcome::Policy;
 use apsis_worker_faas::token::CallbackKey;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
@@ -21,9 +16,8 @@ use crate::gateway::Zeebe;
 use crate::seen::Seen;
 use crate::{Error, Options};
 
-/// Renders every recorded metric in Prometheus text format (the binary's exporter).
-pub type RenderFn = Arc<dyn Fn() -> String + Send + Sync>;
-
+/// How long a shutdown on a signal waits for callbacks being acted on.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How many recent call ids are remembered against duplicates.
 const SEEN_CAPACITY: usize = 100_000;
 
@@ -37,7 +31,6 @@ pub(crate) struct Shared {
     pub(crate) zeebe: Arc<Zeebe>,
     pub(crate) seen: Arc<Seen>,
     pub(crate) tracker: TaskTracker,
-    render: Option<RenderFn>,
 }
 
 /// The callback-ack server.
@@ -45,7 +38,8 @@ pub(crate) struct Shared {
 pub struct Service;
 
 impl Service {
-    /// Binds `options.listen` and serves until [`Handle::shutdown`]. `render`: `None` answers `/metrics` with 404.
+    /// Binds `options.common.listen` and serves until [`Handle::shutdown`]. `render`: `None` answers `/metrics`
+    /// with 404.
     pub async fn start(options: Options, render: Option<RenderFn>) -> Result<Handle, Error> {
         let tracker = TaskTracker::new();
         let shared = Shared {
@@ -59,63 +53,32 @@ impl Service {
             zeebe: Arc::new(Zeebe::new(options.zeebe.clone(), options.gateway_retry_for)),
             seen: Arc::new(Seen::new(SEEN_CAPACITY)),
             tracker: tracker.clone(),
-            render,
         };
-        let listener = tokio::net::TcpListener::bind(options.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                address: options.listen,
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| Error::Bind {
-            address: options.listen,
-            source,
-        })?;
-        let router = Router::new()
-            .route("/_/health", get(health))
-            .route("/healthz", get(health))
-            .route("/metrics", get(metrics))
+        let app = Router::new()
             .fallback(crate::handler::callback)
             .with_state(shared);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        info!(%address, act_before_answer = options.act_before_answer, "callback-ack listening");
-        Ok(Handle {
-            address,
-            stop: Some(stop),
-            server,
-            tracker,
-        })
+        let server = Server::start(options.common.listen, app, render).await?;
+        info!(address = %server.local_addr(), act_before_answer = options.act_before_answer, "callback-ack listening");
+        Ok(Handle { server, tracker })
     }
 }
 
 /// A running [`Service`].
 #[derive(Debug)]
 pub struct Handle {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: Server,
     tracker: TaskTracker,
 }
 
 impl Handle {
     pub fn local_addr(&self) -> SocketAddr {
-        self.address
+        self.server.local_addr()
     }
 
     /// Stops accepting callbacks, then waits at most `grace` for the ones being acted on in the background (a
     /// callback cut short here is caught by its call's deadline, like a lost one).
-    pub async fn shutdown(mut self, grace: Duration) -> Result<(), Error> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let served = (&mut self.server).await;
+    pub async fn shutdown(self, grace: Duration) -> Result<(), Error> {
+        let served = self.server.shutdown().await;
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait())
             .await
@@ -126,20 +89,14 @@ impl Handle {
                 "Expected the callbacks in progress to finish within {grace:?}, but some did not; exiting anyway"
             );
         }
-        match served {
-            Ok(result) => result.map_err(Error::Serve),
-            Err(join) => Err(Error::Serve(std::io::Error::other(join))),
-        }
+        Ok(served?)
     }
 }
 
-async fn health() -> &'static str {
-    "ok\n"
-}
-
-async fn metrics(State(shared): State<Shared>) -> Response {
-    match &shared.render {
-        Some(render) => render().into_response(),
-        None => (StatusCode::NOT_FOUND, "no metrics exporter installed\n").into_response(),
+/// On a signal: [`Handle::shutdown`] with [`SHUTDOWN_GRACE`].
+impl Stop for Handle {
+    type Error = Error;
+    fn stop(self) -> impl std::future::Future<Output = Result<(), Error>> {
+        self.shutdown(SHUTDOWN_GRACE)
     }
 }

@@ -6,20 +6,18 @@
 //! [`Options`]. Each error names the variable or flag a bad value came from.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+use apsis_function_kit::settings::{number, var};
+use apsis_function_kit::{Common, DataRoots};
 
 use crate::Error;
 
-/// Where the watchdog's `upstream_url` points by default.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8082";
 pub const DEFAULT_OTB_BIN_DIR: &str = "/usr/bin";
 
-/// Every variable this module reads.
+/// Every variable this module reads besides the ones every function reads (`apsis_function_kit::settings`).
 pub const VARIABLES: &[&str] = &[
-    "APSIS_LISTEN",
-    "APSIS_DATA_ROOTS",
     "APSIS_OTB_BIN_DIR",
     "APSIS_GDALINFO",
     "APSIS_GDAL_CACHEMAX_MB",
@@ -27,17 +25,16 @@ pub const VARIABLES: &[&str] = &[
     "APSIS_OTB_TIMEOUT_SECONDS",
     "APSIS_ALLOWED_VSI",
     "APSIS_OTB_MAX_CONCURRENT",
-    "APSIS_STDIN_LIFELINE",
-    "APSIS_LOG_LEVEL",
 ];
 
 /// Everything the function needs to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub listen: SocketAddr,
-    /// Canonical absolute directories; every file an application reads or writes must be inside one of them.
-    /// The first is also the applications' working directory.
-    pub data_roots: Vec<PathBuf>,
+    /// The listen address, the stdin lifeline and the log filter.
+    pub common: Common,
+    /// Every file an application reads or writes must be inside one of them. The first is also the applications'
+    /// working directory.
+    pub data_roots: DataRoots,
     /// Where `otbcli_<App>` launchers are looked up (never PATH).
     pub otb_bin_dir: PathBuf,
     /// The `gdalinfo` program used to check outputs.
@@ -52,10 +49,6 @@ pub struct Options {
     pub allowed_vsi: Vec<String>,
     /// Applications run at once in this process; more wait. OTB uses every core, so 1 by default.
     pub max_concurrent: usize,
-    /// Exit when stdin reaches EOF: set by the local runtime, which holds our stdin open while it lives.
-    pub stdin_lifeline: bool,
-    /// A tracing filter such as `info`.
-    pub log_level: String,
 }
 
 /// Settings given as flags; each wins over the environment.
@@ -66,45 +59,16 @@ pub struct Flags {
     pub otb_bin_dir: Option<PathBuf>,
 }
 
-/// The variables of [`VARIABLES`] that are set. The only read of the environment.
+/// The variables this function reads that are set. The only read of the environment.
 pub fn process_env() -> BTreeMap<String, String> {
-    VARIABLES
-        .iter()
-        .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
-        .collect()
+    apsis_function_kit::settings::read_env(VARIABLES.iter().copied())
 }
 
 impl Options {
     pub fn resolve(flags: &Flags, env: &BTreeMap<String, String>) -> Result<Options, Error> {
-        let var = |name: &'static str| {
-            env.get(name)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-                .map(|v| (v.to_owned(), name.to_owned()))
-        };
-        let flag_or_var = |flag: Option<String>, flag_name: &str, name: &'static str| {
-            flag.map(|v| (v, flag_name.to_owned()))
-                .or_else(|| var(name))
-        };
-        let (listen, origin) = flag_or_var(flags.listen.clone(), "--listen", "APSIS_LISTEN")
-            .unwrap_or_else(|| (DEFAULT_LISTEN.to_owned(), "the default".to_owned()));
-        let listen = listen.parse::<SocketAddr>().map_err(|_| Error::Setting {
-            name: "the listen address",
-            origin,
-            expected: "an IP address and port such as 127.0.0.1:8082",
-            found: listen.clone(),
-        })?;
-
-        let (roots, origin) =
-            flag_or_var(flags.data_roots.clone(), "--data-roots", "APSIS_DATA_ROOTS")
-                .ok_or(Error::NoDataRoots)?;
-        let mut data_roots = Vec::new();
-        for root in roots.split(':').map(str::trim).filter(|r| !r.is_empty()) {
-            data_roots.push(canonical_dir(Path::new(root), &origin)?);
-        }
-        if data_roots.is_empty() {
-            return Err(Error::NoDataRoots);
-        }
+        let var = |name: &'static str| var(env, name);
+        let common = Common::resolve(flags.listen.as_deref(), env)?;
+        let data_roots = DataRoots::resolve(flags.data_roots.as_deref(), env)?;
 
         let (bin_dir, origin) = flags
             .otb_bin_dir
@@ -121,22 +85,19 @@ impl Options {
         let gdalinfo = var("APSIS_GDALINFO")
             .map_or_else(|| PathBuf::from("gdalinfo"), |(v, _)| PathBuf::from(v));
 
-        let number = |name: &'static str, default: u64, min: u64| match var(name) {
-            None => Ok(default),
-            Some((text, origin)) => match text.parse::<u64>() {
-                Ok(n) if n >= min => Ok(n),
-                _ => Err(Error::Setting {
-                    name,
-                    origin,
-                    expected: "a whole number (at least 1 where 0 makes no sense)",
-                    found: text,
-                }),
-            },
+        let number = |name: &'static str, default: u64| {
+            number(
+                env,
+                name,
+                default,
+                1..=u64::MAX,
+                "a whole number, at least 1",
+            )
         };
-        let gdal_cachemax_mb = number("APSIS_GDAL_CACHEMAX_MB", 64, 1)?;
-        let otb_ram_mb = number("APSIS_OTB_RAM_MB", 128, 1)?;
-        let timeout = Duration::from_secs(number("APSIS_OTB_TIMEOUT_SECONDS", 7200, 1)?);
-        let max_concurrent = number("APSIS_OTB_MAX_CONCURRENT", 1, 1)? as usize;
+        let gdal_cachemax_mb = number("APSIS_GDAL_CACHEMAX_MB", 64)?;
+        let otb_ram_mb = number("APSIS_OTB_RAM_MB", 128)?;
+        let timeout = Duration::from_secs(number("APSIS_OTB_TIMEOUT_SECONDS", 7200)?);
+        let max_concurrent = number("APSIS_OTB_MAX_CONCURRENT", 1)? as usize;
         let allowed_vsi = var("APSIS_ALLOWED_VSI")
             .map(|(v, _)| {
                 v.split(',')
@@ -145,24 +106,8 @@ impl Options {
                     .collect()
             })
             .unwrap_or_default();
-        let stdin_lifeline = match var("APSIS_STDIN_LIFELINE") {
-            None => false,
-            Some((text, origin)) => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(Error::Setting {
-                        name: "APSIS_STDIN_LIFELINE",
-                        origin,
-                        expected: "true or false",
-                        found: text,
-                    })
-                }
-            },
-        };
-        let log_level = var("APSIS_LOG_LEVEL").map_or_else(|| "info".to_owned(), |(v, _)| v);
         Ok(Options {
-            listen,
+            common,
             data_roots,
             otb_bin_dir: bin_dir,
             gdalinfo,
@@ -171,8 +116,6 @@ impl Options {
             timeout,
             allowed_vsi,
             max_concurrent,
-            stdin_lifeline,
-            log_level,
         })
     }
 
@@ -186,11 +129,10 @@ impl Options {
                 .join(", ")
         };
         format!(
-            "listen = \"{}\"\ndata_roots = [{}]\notb_bin_dir = {:?}\ngdalinfo = {:?}\ngdal_cachemax_mb = {}\n\
-             otb_ram_mb = {}\ntimeout_seconds = {}\nallowed_vsi = [{}]\nmax_concurrent = {}\nstdin_lifeline = {}\n\
-             log_level = \"{}\"\n",
-            self.listen,
-            list(self.data_roots.iter().map(|p| p.display().to_string()).collect()),
+            "{}data_roots = [{}]\notb_bin_dir = {:?}\ngdalinfo = {:?}\ngdal_cachemax_mb = {}\notb_ram_mb = {}\n\
+             timeout_seconds = {}\nallowed_vsi = [{}]\nmax_concurrent = {}\n",
+            self.common.to_display(),
+            list(self.data_roots.roots().iter().map(|p| p.display().to_string()).collect()),
             self.otb_bin_dir.display().to_string(),
             self.gdalinfo.display().to_string(),
             self.gdal_cachemax_mb,
@@ -198,51 +140,27 @@ impl Options {
             self.timeout.as_secs(),
             list(self.allowed_vsi.clone()),
             self.max_concurrent,
-            self.stdin_lifeline,
-            self.log_level,
         )
     }
-}
-
-/// Roots are compared after canonicalisation, so a root reached through a symlink still confines correctly.
-fn canonical_dir(path: &Path, origin: &str) -> Result<PathBuf, Error> {
-    let fail = |source| Error::DataRoot {
-        path: path.to_owned(),
-        origin: origin.to_owned(),
-        source,
-    };
-    if !path.is_absolute() {
-        return Err(fail(None));
-    }
-    let canonical = path.canonicalize().map_err(|e| fail(Some(e)))?;
-    if !canonical.is_dir() {
-        return Err(fail(None));
-    }
-    Ok(canonical)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use apsis_function_kit::settings::env_of as env;
 
     #[test]
     fn defaults_and_overrides() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
         let o = Options::resolve(&Flags::default(), &env(&[("APSIS_DATA_ROOTS", root)])).unwrap();
-        assert_eq!(o.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(o.common.listen.to_string(), "127.0.0.1:8082");
         assert_eq!(
             (o.gdal_cachemax_mb, o.otb_ram_mb, o.max_concurrent),
             (64, 128, 1)
         );
-        assert_eq!(o.data_roots, vec![dir.path().canonicalize().unwrap()]);
+        assert_eq!(o.data_roots.roots(), [dir.path().canonicalize().unwrap()]);
         let flags = Flags {
             listen: Some("127.0.0.1:9".into()),
             ..Flags::default()
@@ -257,7 +175,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(o.listen.to_string(), "127.0.0.1:9");
+        assert_eq!(o.common.listen.to_string(), "127.0.0.1:9");
         assert_eq!(o.allowed_vsi, vec!["vsis3", "vsicurl"]);
         assert_eq!(o.otb_ram_mb, 512);
         assert!(o.to_display().contains("otb_ram_mb = 512"));

@@ -26,11 +26,12 @@ mod run;
 mod service;
 mod validate;
 
+pub use apsis_function_kit::RenderFn;
 pub use config::Options;
 pub use error::Error;
 pub use gdal::OutputInfo;
 pub use handler::CALL_ID;
 pub use paths::ALLOWED_OPTIONS;
 pub use run::{kill_all_runs, Failure, BAD_PATTERNS, TAIL_LINES};
-pub use service::{Handle, RenderFn, Service};
+pub use service::{Handle, Service};
 pub use validate::Rejection;

@@ -1,13 +1,13 @@
 //! Confinement of file arguments to the data roots, and OTB extended filenames (`file.tif?&key=value&...`).
 //!
-//! A path is checked by resolving it: an existing path is canonicalised (every symlink followed) and must land in a
-//! root; a path that does not exist yet (an output) must have an existing parent that canonicalises into a root and
-//! must not be a dangling symlink (writing through it would land wherever it points). `..` components are refused
-//! outright, before any resolution. Relative paths are taken from the first root, the applications' working
-//! directory. The check happens before the run, so a file swapped for a symlink between check and run is not caught:
-//! the roots are expected to be writable only by the chain itself.
+//! The data-root policy itself (no `..`, symlinks resolved, absolute paths elsewhere refused, a new output checked
+//! through its parent, relative paths taken from the first root) is `apsis_function_kit::roots`, shared with the
+//! other functions. What is OTB's is here: which arguments are files, the extended-filename options (an allow-list,
+//! `geom=` confined like the file), and GDAL virtual file systems (refused unless `APSIS_ALLOWED_VSI` names them).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use apsis_function_kit::DataRoots;
 
 use crate::validate::Rejection;
 
@@ -60,14 +60,14 @@ fn option_allowed(key: &str) -> bool {
 /// Where files may be.
 #[derive(Debug, Clone)]
 pub(crate) struct Confinement {
-    pub(crate) roots: Vec<PathBuf>,
+    pub(crate) roots: DataRoots,
     pub(crate) allowed_vsi: Vec<String>,
 }
 
 impl Confinement {
     /// The applications' working directory: bare file names land in the first root.
     pub(crate) fn workdir(&self) -> &Path {
-        &self.roots[0]
+        self.roots.workdir()
     }
 
     /// Checks one argument of parameter `param` (e.g. `-io.in`); `arg` may carry extended-filename options.
@@ -108,16 +108,8 @@ impl Confinement {
 
     /// `file` must be inside a root (see the module documentation).
     pub(crate) fn check_path(&self, what: &str, file: &str) -> Result<(), Rejection> {
-        let refuse = |why: String| {
-            Err(Rejection(format!(
-                "Expected the path '{file}' of {what} to be inside the data roots ({}), but {why}",
-                self.roots
-                    .iter()
-                    .map(|r| r.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(":")
-            )))
-        };
+        let refuse =
+            |why: String| Err(Rejection(self.roots.refusal(what, Path::new(file), &why).0));
         if let Some(rest) = file.strip_prefix("/vsi") {
             let fs = rest.split('/').next().unwrap_or_default();
             let fs = format!("vsi{fs}");
@@ -132,38 +124,10 @@ impl Confinement {
                 "it is on the GDAL virtual file system /{fs}/, which APSIS_ALLOWED_VSI does not allow"
             ));
         }
-        let path = Path::new(file);
-        if path.components().any(|c| c == Component::ParentDir) {
-            return refuse("it contains a '..' component".to_owned());
-        }
-        let full = self.workdir().join(path);
-        let resolved = match full.canonicalize() {
-            Ok(resolved) => resolved,
-            Err(_) if full.symlink_metadata().is_ok() => {
-                return refuse("it is a symlink to a place that does not exist".to_owned())
-            }
-            Err(_) => {
-                let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
-                    return refuse("it has no parent directory".to_owned());
-                };
-                match parent.canonicalize() {
-                    Ok(parent) => parent.join(name),
-                    Err(_) => {
-                        return refuse(format!(
-                            "neither it nor its directory {} exists",
-                            parent.display()
-                        ))
-                    }
-                }
-            }
-        };
-        if self.roots.iter().any(|root| resolved.starts_with(root)) {
-            Ok(())
-        } else if resolved.as_path() != full.as_path() {
-            refuse(format!("it resolves to {}", resolved.display()))
-        } else {
-            refuse("it is outside them".to_owned())
-        }
+        self.roots
+            .check_path(what, Path::new(file))
+            .map(|_| ())
+            .map_err(|refusal| Rejection(refusal.0))
     }
 }
 
@@ -173,7 +137,7 @@ mod tests {
 
     fn confinement(root: &Path) -> Confinement {
         Confinement {
-            roots: vec![root.canonicalize().unwrap()],
+            roots: DataRoots::parse(root.to_str().unwrap(), "a test").unwrap(),
             allowed_vsi: vec!["vsis3".to_owned()],
         }
     }

@@ -14,14 +14,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use apsis_proto as pb;
-use apsis_testkit::{binary, free_port, http_get, ChildGuard, EngineOpts, EngineProcess};
+use apsis_testkit::{binary, free_port, EngineOpts, EngineProcess, FaasLocal, WorkerProcess};
 use serde_json::Value;
+
+pub use apsis_testkit::wait;
 
 use crate::support::{EngineExt as _, KEY};
 
@@ -70,8 +70,8 @@ pub struct Chain {
     pub runtime_url: String,
     pub proxy: Arc<Proxy>,
     pub invocations: Arc<Invocations>,
-    _runtime: ChildGuard,
-    worker: Option<ChildGuard>,
+    _runtime: FaasLocal,
+    worker: Option<WorkerProcess>,
     worker_config: PathBuf,
     pub dir: tempfile::TempDir,
 }
@@ -81,8 +81,6 @@ impl Chain {
     pub async fn start() -> Chain {
         let dir = tempfile::tempdir().unwrap();
         let engine = EngineProcess::start(EngineOpts::new(binary("apsis", "apsis-server")));
-        let runtime_port = free_port();
-        let runtime_url = format!("http://127.0.0.1:{runtime_port}");
         let stack = dir.path().join("stack.yml");
         std::fs::write(
             &stack,
@@ -111,14 +109,8 @@ functions:
             ),
         )
         .unwrap();
-        let runtime = ChildGuard::spawn(
-            Command::new(binary("apsis-faas-local", "apsis-faas-local"))
-                .arg("--functions")
-                .arg(&stack)
-                .args(["--address", &format!("127.0.0.1:{runtime_port}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
+        let runtime = FaasLocal::start(&stack, &[]);
+        let runtime_url = runtime.url();
         let proxy = Arc::new(Proxy::default());
         let proxy_addr = serve_proxy(proxy.clone(), runtime_url.clone()).await;
         let invocations = Arc::new(Invocations::default());
@@ -160,7 +152,6 @@ job_retry_backoff_ms = 100
             dir,
         };
         chain.start_worker();
-        chain.wait_for_runtime().await;
         for name in ["e2e-hold.bpmn", "e2e-receive.bpmn"] {
             chain.engine.deploy(name).await;
         }
@@ -169,13 +160,10 @@ job_retry_backoff_ms = 100
 
     /// Starts (or restarts) the worker process.
     pub fn start_worker(&mut self) {
-        self.worker = Some(ChildGuard::spawn(
-            Command::new(env!("CARGO_BIN_EXE_apsis-worker-faas"))
-                .arg("--config")
-                .arg(&self.worker_config)
-                .env("APSIS_CALLBACK_KEY", KEY)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+        self.worker = Some(WorkerProcess::start(
+            env!("CARGO_BIN_EXE_apsis-worker-faas"),
+            &self.worker_config,
+            &[("APSIS_CALLBACK_KEY", KEY)],
         ));
     }
 
@@ -186,48 +174,18 @@ job_retry_backoff_ms = 100
         }
     }
 
-    async fn wait_for_runtime(&self) {
-        let addr: SocketAddr = self.runtime_url["http://".len()..].parse().unwrap();
-        wait(
-            Duration::from_secs(30),
-            "the local runtime's /healthz",
-            || http_get(addr, "/healthz").is_some_and(|(s, _)| s == 200),
-        )
-        .await;
-    }
-
     /// Creates an instance and waits for its end; returns its variables.
     pub async fn run(&self, process: &str, variables: Value) -> Value {
-        let result = self
-            .engine
-            .client()
-            .await
-            .create_process_instance_with_result(pb::CreateProcessInstanceWithResultRequest {
-                request: Some(pb::CreateProcessInstanceRequest {
-                    bpmn_process_id: process.into(),
-                    version: -1,
-                    variables: variables.to_string(),
-                    ..Default::default()
-                }),
-                request_timeout: 30_000,
-                fetch_variables: vec![],
-            })
+        self.engine
+            .run(process, variables, Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("Expected {process} to complete, but: {e}"))
-            .into_inner();
-        serde_json::from_str(&result.variables).unwrap()
+            .1
     }
 
     /// The engine's durable count of instances of `process` for `event` (started | completed | terminated).
     pub fn count(&self, process: &str, event: &str) -> u64 {
-        let (_, scrape) = http_get(self.engine.monitoring_addr(), "/metrics").unwrap();
-        scrape
-            .lines()
-            .filter(|l| l.starts_with("apsis_process_instances_total{"))
-            .filter(|l| l.contains(&format!("bpmn_process_id=\"{process}\"")))
-            .filter(|l| l.contains(&format!("event=\"{event}\"")))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        self.engine.count_instances(process, event)
     }
 
     /// Waits until `n` instances of `process` have completed.
@@ -256,18 +214,6 @@ job_retry_backoff_ms = 100
             .filter(|l| l.starts_with(series))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
-    }
-}
-
-/// Polls `ready` every 50 ms; panics after `within`.
-pub async fn wait(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "Expected {what} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -9,14 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apsis_proto::gateway_protocol as pb;
 use apsis_testkit::{EngineOpts, EngineProcess};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use serde_json::Value;
 
 pub use apsis_testkit::WAIT;
 /// 32 bytes: the shortest key `token` accepts.
@@ -30,13 +28,11 @@ pub fn engine() -> EngineProcess {
     )))
 }
 
-/// What these tests do with the engine beyond what apsis-testkit offers.
+/// What these tests do with the engine beyond what apsis-testkit offers (which creates instances and waits for
+/// incidents itself).
 pub trait EngineExt {
     /// Deploys `tests/fixtures/<name>`.
     async fn deploy(&self, name: &str);
-    async fn create(&self, bpmn_process_id: &str, variables: Value) -> i64;
-    /// Waits for the first open incident.
-    async fn incident(&self) -> Value;
 }
 
 impl EngineExt for EngineProcess {
@@ -44,44 +40,7 @@ impl EngineExt for EngineProcess {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name);
-        let content = std::fs::read(&path).unwrap();
-        self.client()
-            .await
-            .deploy_resource(pb::DeployResourceRequest {
-                resources: vec![pb::Resource {
-                    name: name.into(),
-                    content,
-                }],
-                tenant_id: String::new(),
-            })
-            .await
-            .unwrap();
-    }
-
-    async fn create(&self, bpmn_process_id: &str, variables: Value) -> i64 {
-        self.client()
-            .await
-            .create_process_instance(pb::CreateProcessInstanceRequest {
-                bpmn_process_id: bpmn_process_id.into(),
-                version: -1,
-                variables: variables.to_string(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .process_instance_key
-    }
-
-    async fn incident(&self) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(i) = self.incidents().into_iter().next() {
-                return i;
-            }
-            assert!(Instant::now() < deadline, "an incident within {WAIT:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.deploy_file(&path).await;
     }
 }
 

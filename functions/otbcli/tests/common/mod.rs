@@ -84,7 +84,7 @@ impl Fixture {
             env.insert("APSIS_OTB_BIN_DIR".into(), fake_bin.display().to_string());
         }
         let options = Options::resolve(&Flags::default(), &env).unwrap();
-        let root = options.data_roots[0].clone();
+        let root = options.data_roots.workdir().to_owned();
         let handle = Service::start(options, None).await.unwrap();
         Fixture {
             dir,

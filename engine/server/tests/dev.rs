@@ -344,24 +344,28 @@ fn submit_with_a_missing_input_names_it() {
     let pan = dir.path().join("IMG_P.TIF");
     std::fs::write(&pan, b"not an image, but present").unwrap();
     let missing = dir.path().join("nowhere").join("IMG_MS.TIF");
-    let ran = Captured::spawn(
-        Command::new(apsis())
-            // Nothing listens there: the check must come before any connection.
-            .args([
-                "submit",
-                "--address",
-                &format!("http://127.0.0.1:{}", free_port()),
-            ])
-            .arg("--pan")
-            .arg(&pan)
-            .arg("--ms")
-            .arg(&missing)
-            .arg("--out")
-            .arg(dir.path().join("out")),
-    )
-    .finish(Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&ran.stderr);
-    assert_eq!(ran.status.code(), Some(2), "{stderr}");
+    // Nothing listens at the address: the checks must come before any connection.
+    let submit = |ms: &Path| {
+        let ran = Captured::spawn(
+            Command::new(apsis())
+                .args([
+                    "submit",
+                    "--address",
+                    &format!("http://127.0.0.1:{}", free_port()),
+                ])
+                .arg("--pan")
+                .arg(&pan)
+                .arg("--ms")
+                .arg(ms)
+                .arg("--out")
+                .arg(dir.path().join("out")),
+        )
+        .finish(Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&ran.stderr).into_owned();
+        (ran.status.code(), stderr)
+    };
+    let (code, stderr) = submit(&missing);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "Expected the multispectral image (--ms) at {}, but there is no such file",
@@ -373,23 +377,8 @@ fn submit_with_a_missing_input_names_it() {
     // The sensor model next to the P image is checked too (the chain's default).
     let ms = dir.path().join("IMG_MS.TIF");
     std::fs::write(&ms, b"present").unwrap();
-    let ran = Captured::spawn(
-        Command::new(apsis())
-            .args([
-                "submit",
-                "--address",
-                &format!("http://127.0.0.1:{}", free_port()),
-            ])
-            .arg("--pan")
-            .arg(&pan)
-            .arg("--ms")
-            .arg(&ms)
-            .arg("--out")
-            .arg(dir.path().join("out")),
-    )
-    .finish(Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&ran.stderr);
-    assert_eq!(ran.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = submit(&ms);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(&dir.path().join("IMG_P.geom").display().to_string()),
         "{stderr}"

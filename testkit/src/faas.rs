@@ -30,12 +30,8 @@ impl FaasLocal {
             .arg("--functions")
             .arg(stack)
             .args(["--address", "127.0.0.1:0"])
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ChildGuard::spawn(&mut command);
-        let logs = Logs::capture(child.child().stderr.take().expect("piped"));
+            .envs(env.iter().copied());
+        let (child, logs) = spawn_logged(&mut command);
         let listening = logs.wait_for("local function runtime listening");
         let addr = field(&listening, "address")
             .and_then(|a| a.parse().ok())
@@ -90,12 +86,8 @@ impl WorkerProcess {
         command
             .arg("--config")
             .arg(config)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ChildGuard::spawn(&mut command);
-        let logs = Logs::capture(child.child().stderr.take().expect("piped"));
+            .envs(env.iter().copied());
+        let (child, logs) = spawn_logged(&mut command);
         WorkerProcess { child, logs }
     }
 
@@ -114,4 +106,16 @@ fn field<'a>(line: &'a Value, name: &str) -> Option<&'a str> {
     line.get(name)
         .or_else(|| line.get("fields").and_then(|f| f.get(name)))
         .and_then(Value::as_str)
+}
+
+/// Spawns `command` with no stdin, stdout discarded and its log (stderr) captured.
+#[track_caller]
+fn spawn_logged(command: &mut Command) -> (ChildGuard, Logs) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(command);
+    let logs = Logs::capture(child.child().stderr.take().expect("piped"));
+    (child, logs)
 }

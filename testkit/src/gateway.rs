@@ -96,6 +96,35 @@ impl EngineProcess {
         }
     }
 
+    /// What an operator does once the cause of a job's incident is repaired: UpdateJobRetries(1) on its job, then
+    /// ResolveIncident. `incident` is an entry of `/incidents` (`key`, `jobKey`); panics if either call is refused.
+    pub async fn retry_and_resolve(&self, incident: &Value) {
+        let job_key = incident["jobKey"].as_i64().unwrap_or_else(|| {
+            panic!("Expected the incident to name its job, but found {incident}")
+        });
+        let incident_key = incident["key"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("Expected the incident to have a key, but found {incident}"));
+        let mut client = self.client().await;
+        client
+            .update_job_retries(pb::UpdateJobRetriesRequest {
+                job_key,
+                retries: 1,
+                operation_reference: None,
+            })
+            .await
+            .unwrap_or_else(|e| {
+                panic!("Expected UpdateJobRetries on job {job_key} to succeed: {e}")
+            });
+        client
+            .resolve_incident(pb::ResolveIncidentRequest {
+                incident_key,
+                operation_reference: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("Expected ResolveIncident {incident_key} to succeed: {e}"));
+    }
+
     /// The first open incident, waiting for it up to [`WAIT`].
     pub async fn incident(&self) -> Value {
         self.wait_incident("an incident", WAIT, |_| true).await

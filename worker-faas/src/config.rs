@@ -31,6 +31,9 @@ pub const CONFIG_ENV: &str = "APSIS_WORKER_CONFIG";
 pub const CALLBACK_KEY_ENV: &str = "APSIS_CALLBACK_KEY";
 /// A file holding the callback key (trailing newline ignored).
 pub const CALLBACK_KEY_FILE_ENV: &str = "APSIS_CALLBACK_KEY_FILE";
+/// `1`: stop (as on SIGTERM) when stdin reaches EOF, i.e. when the parent holding it (`apsis dev`) is gone, however
+/// it went. The local runtime's functions follow the same convention.
+pub const STDIN_LIFELINE_ENV: &str = "APSIS_STDIN_LIFELINE";
 /// Where OpenFaaS mounts the secret `apsis-callback-key`; read when no key is configured and the file exists.
 pub const DEFAULT_CALLBACK_KEY_FILE: &str = "/var/openfaas/secrets/apsis-callback-key";
 
@@ -81,6 +84,8 @@ pub struct Config {
     pub log_format: String,
     /// The `[kubernetes]` section.
     pub kubernetes: crate::backend::kubernetes::Settings,
+    /// Stop when stdin reaches EOF (`APSIS_STDIN_LIFELINE=1`).
+    pub stdin_lifeline: bool,
 }
 
 /// The TOML file: every key optional, unknown keys and wrong types refused. Top-level values are read through
@@ -184,7 +189,10 @@ impl Resolved {
 pub fn process_env() -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(n, _)| {
-            n.starts_with("APSIS_WORKER_") || n == CALLBACK_KEY_ENV || n == CALLBACK_KEY_FILE_ENV
+            n.starts_with("APSIS_WORKER_")
+                || n == CALLBACK_KEY_ENV
+                || n == CALLBACK_KEY_FILE_ENV
+                || n == STDIN_LIFELINE_ENV
         })
         .collect();
     env.extend(
@@ -351,6 +359,7 @@ pub fn resolve(flags: &Flags, sources: &Sources) -> Result<Config, Error> {
         log_level: text("log_level", "info")?,
         log_format,
         kubernetes,
+        stdin_lifeline: env_value(&sources.env, STDIN_LIFELINE_ENV) == Some("1"),
     })
 }
 

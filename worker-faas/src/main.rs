@@ -1,6 +1,7 @@
 //! `apsis-worker-faas`: resolves the config, installs JSON logging and the Prometheus exporter, serves `/health`,
 //! `/ready` and `/metrics`, runs the job loop, and on SIGINT/SIGTERM shuts down gracefully (stop activating, let
-//! invocations in progress finish within `shutdown_grace_ms`). Exit codes: 0 after a shutdown, 2 when it could not
+//! invocations in progress finish within `shutdown_grace_ms`); with `APSIS_STDIN_LIFELINE=1` stdin reaching EOF does
+//! the same (the parent that started it, `apsis dev`, is gone). Exit codes: 0 after a shutdown, 2 when it could not
 //! start (bad config, unusable gateway settings, address in use), 130/143 on a second signal.
 
 use std::io::IsTerminal;
@@ -139,6 +140,8 @@ async fn run(config: Config) -> ExitCode {
         return ExitCode::from(EXIT_STARTUP);
     };
     info!(listen_address = %monitor.address, gateway = %config.gateway.address, "apsis-worker-faas starting");
+    let lifeline = stdin_closed(config.stdin_lifeline);
+    tokio::pin!(lifeline);
     let handle = tokio::select! {
         started = Service::start(options, ready) => match started {
             Ok(h) => h,
@@ -146,10 +149,12 @@ async fn run(config: Config) -> ExitCode {
         },
         _ = term.recv() => return ExitCode::SUCCESS,
         _ = int.recv() => return ExitCode::SUCCESS,
+        () = &mut lifeline => return ExitCode::SUCCESS,
     };
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+        () = &mut lifeline => info!("stdin closed: the parent process is gone"),
     }
     info!(grace = ?config.shutdown_grace, "signal received; shutting down");
     tokio::select! {
@@ -159,6 +164,20 @@ async fn run(config: Config) -> ExitCode {
     }
     monitor.stop().await;
     ExitCode::SUCCESS
+}
+
+/// Resolves when stdin reaches EOF, if `enabled`; never otherwise. A thread blocks on the read: tokio's stdin
+/// would keep the runtime from shutting down while it waits.
+async fn stdin_closed(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let (closed, eof) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    let _ = eof.await;
 }
 
 fn report(e: &Error) -> ExitCode {

@@ -10,7 +10,6 @@ mod support;
 
 use std::time::Duration;
 
-use apsis_proto as pb;
 use chain::{wait, Chain, Delivery};
 use serde_json::json;
 
@@ -86,22 +85,7 @@ async fn a_failing_function_ends_in_an_incident_with_its_error_text_and_the_fix_
     assert_eq!(chain.count("e2e-hold", "completed"), 0);
     // The operator repairs the input, gives the job a retry and resolves the incident.
     std::fs::write(&input, b"repaired").unwrap();
-    let mut client = chain.engine.client().await;
-    client
-        .update_job_retries(pb::UpdateJobRetriesRequest {
-            job_key: incident["jobKey"].as_i64().unwrap(),
-            retries: 1,
-            operation_reference: None,
-        })
-        .await
-        .unwrap();
-    client
-        .resolve_incident(pb::ResolveIncidentRequest {
-            incident_key: incident["key"].as_i64().unwrap(),
-            operation_reference: None,
-        })
-        .await
-        .unwrap();
+    chain.engine.retry_and_resolve(&incident).await;
     chain.wait_completed("e2e-hold", 1, WITHIN).await;
     assert!(chain.engine.incidents().is_empty());
 }

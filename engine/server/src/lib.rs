@@ -14,7 +14,9 @@ pub mod runtime;
 pub mod streams;
 mod trace;
 
-pub use runtime::{Engine, EngineHandle, EngineOptions, RecoveryStats, Reply, SubmitError};
+pub use runtime::{
+    Engine, EngineHandle, EngineOptions, RecordsFn, RecoveryStats, Reply, SubmitError,
+};
 
 /// Faults of the runtime.
 #[derive(Debug, thiserror::Error)]

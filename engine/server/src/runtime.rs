@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use apsis_core::event::Entry;
+use apsis_core::event::{Entry, Event};
 use apsis_core::{process, Command, Context, Effect, Outcome, Rejection, Response, State};
 use apsis_store::{Store, StoreOptions, SyncMode};
 
@@ -29,6 +29,12 @@ pub type ReplyFn = Box<dyn FnOnce(Reply) + Send>;
 /// Called with every batch's effects after the commit, on the runtime thread: keep it short.
 pub type EffectsFn = Arc<dyn Fn(&[Effect]) + Send + Sync>;
 
+/// Called after every group commit with the batch's committed entries, in log order, each as its record timestamp
+/// and events, and the state after the batch (to name elements: deployments outlive their instances). On the
+/// runtime thread: keep it short (send on a channel). Zeebe's exporters sit at the same point: what they see is
+/// durable. Nothing is kept for it when unset.
+pub type RecordsFn = Arc<dyn Fn(&State, &[(i64, Vec<Event>)]) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct EngineOptions {
     pub data_dir: PathBuf,
@@ -42,6 +48,7 @@ pub struct EngineOptions {
     pub segment_bytes: u64,
     pub clock: Arc<dyn Clock>,
     pub on_effects: Option<EffectsFn>,
+    pub on_records: Option<RecordsFn>,
     /// Write a snapshot on shutdown (off only to measure log replay).
     pub snapshot_on_shutdown: bool,
 }
@@ -69,6 +76,7 @@ impl EngineOptions {
             segment_bytes: StoreOptions::DEFAULT_SEGMENT_BYTES,
             clock: Arc::new(crate::clock::SystemClock),
             on_effects: None,
+            on_records: None,
             snapshot_on_shutdown: true,
         }
     }
@@ -238,6 +246,7 @@ impl Engine {
             yields: Vec::new(),
             metrics: EngineMetrics::new(),
             batch_stats: BatchStats::default(),
+            records: Vec::new(),
         };
         let metrics = runtime.metrics.clone();
         let thread = std::thread::Builder::new()
@@ -315,6 +324,8 @@ struct Runtime {
     metrics: EngineMetrics,
     /// What the current group commit holds so far.
     batch_stats: BatchStats,
+    /// The batch's entries for `on_records` (empty when it is unset).
+    records: Vec<(i64, Vec<Event>)>,
 }
 
 impl Runtime {
@@ -393,6 +404,12 @@ impl Runtime {
             self.batch_stats = BatchStats::default();
             for (reply, result) in replies.drain(..) {
                 reply(result);
+            }
+            if !self.records.is_empty() {
+                if let Some(on_records) = &self.opts.on_records {
+                    on_records(&self.state, &self.records);
+                }
+                self.records.clear();
             }
             if !effects.is_empty() {
                 // Pushed jobs go to their streams; what a stream refuses is yielded in the next batch.
@@ -474,6 +491,9 @@ impl Runtime {
             self.store.append(&self.encode_buf).map_err(Error::Store)?;
             self.bytes_since_snapshot += self.encode_buf.len() as u64;
             self.batch_stats.bytes += self.encode_buf.len();
+            if self.opts.on_records.is_some() {
+                self.records.push((entry.timestamp, entry.events));
+            }
         }
         effects.extend(outcome.effects);
         Ok(outcome.result.unwrap_or(Ok(Response::Ticked)))

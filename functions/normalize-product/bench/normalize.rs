@@ -4,7 +4,8 @@
 //! `gdal_translate -ot Float32` of the ortho image, printing each one's wall time and peak RSS (VmHWM of the child,
 //! sampled every 5 ms until it exits).
 //!
-//! `cargo bench -p apsis-normalize-product --bench normalize` (files under $NORMALIZE_BENCH_DIR, default a temp dir).
+//! `cargo bench -p apsis-normalize-product --bench normalize` (files under $NORMALIZE_BENCH_DIR, default a temp dir;
+//! inputs in a given directory are kept and reused by the next run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -122,8 +123,9 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let dir: PathBuf = std::env::var_os("NORMALIZE_BENCH_DIR")
-        .map_or_else(|| tmp.path().to_owned(), PathBuf::from);
+    let given = std::env::var_os("NORMALIZE_BENCH_DIR");
+    let keep = given.is_some();
+    let dir: PathBuf = given.map_or_else(|| tmp.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).unwrap();
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
     let bin = env!("CARGO_BIN_EXE_normalize-product");
@@ -139,8 +141,11 @@ fn main() {
         let ms = dir.join(format!("ms_{n}.tif"));
         let ortho = dir.join(format!("ortho_{n}.tif"));
         let started = Instant::now();
-        generate(&ms, n / 4, 4, n);
-        generate(&ortho, n, 1, n);
+        // Inputs in a given directory are kept and reused (they depend only on N).
+        if !(keep && ms.exists() && ortho.exists()) {
+            generate(&ms, n / 4, 4, n);
+            generate(&ortho, n, 1, n);
+        }
         println!(
             "{n:>6} (inputs generated in {:.1} s, ortho {:.0} MB)",
             started.elapsed().as_secs_f64(),
@@ -201,8 +206,12 @@ fn main() {
             walls[0] / walls[1],
             walls[0] / walls[2]
         );
-        for f in [&ms, &ortho, &out_rs, &out_py, &out_gt] {
+        for f in [&out_rs, &out_py, &out_gt] {
             let _ = std::fs::remove_file(f);
+        }
+        if !keep {
+            let _ = std::fs::remove_file(&ms);
+            let _ = std::fs::remove_file(&ortho);
         }
     }
 }

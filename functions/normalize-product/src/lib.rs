@@ -1,12 +1,12 @@
 //! normalize-product: the last step of the OTB pre-processing chain, a CLI and an HTTP function.
 //!
 //! Per band, the robust min/max (2 % and 98 % percentiles, nearest rank) of the valid pixels of the MS image come from
-//! an exact streaming histogram; the ortho image is then rescaled strip by strip to Float32 [0, 1] with NaN NoData
+//! an exact streaming histogram; the ortho image is then rescaled tile by tile to Float32 [0, 1] with NaN NoData
 //! (or UInt16 x 10000, NoData 0) into a tiled, compressed GeoTIFF that keeps the ortho image's georeferencing and
 //! metadata.
 //!
-//! Invariant: memory is bounded by the image *width* (one strip per direction) plus fixed-size histograms and GDAL's
-//! block cache, never by the number of pixels. Must not depend on the engine or the worker: it is a plain program.
+//! Invariant: memory is bounded by fixed-size windows of the ortho image (256 rows x at most 2048 columns, a few in
+//! flight), the MS strips, fixed-size histograms and GDAL's block cache, never by the number of pixels. Must not depend on the engine or the worker: it is a plain program.
 
 mod error;
 pub mod histogram;
@@ -50,7 +50,8 @@ pub struct Request {
     /// Sample type of the output.
     #[arg(long = "output", value_enum, default_value = "float32")]
     pub output: OutputKind,
-    /// Threads compressing the output's tiles.
+    /// Threads compressing the output's tiles; with more than one, a reader thread also reads and rescales while
+    /// the tiles are compressed and written. 1: everything on the calling thread.
     #[arg(long = "threads", default_value_t = 2)]
     pub threads: usize,
 }
@@ -112,16 +113,17 @@ pub fn normalize(req: &Request) -> Result<Report, Error> {
     } else {
         partial_path(&req.out)
     };
+    let threads = req.threads.max(1);
     let written = (|| {
-        let mut out = output::create(&partial, &ortho, &stats, req.output, req.threads.max(1))?;
-        rescale::rescale(
-            &req.in_ortho,
-            &ortho,
-            &partial,
-            &mut out,
-            &stats,
-            req.output,
-        )?;
+        let mut out = output::create(&partial, &ortho, &stats, req.output, threads)?;
+        let job = rescale::Job {
+            ortho_path: &req.in_ortho,
+            out_path: &partial,
+            stats: &stats,
+            kind: req.output,
+            threads,
+        };
+        rescale::rescale(&job, ortho, &mut out)?;
         out.close().map_err(|source| Error::Write {
             path: partial.clone(),
             band: 1,

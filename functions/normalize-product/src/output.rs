@@ -6,6 +6,7 @@ use gdal::cpl::CslStringList;
 use gdal::raster::GdalType;
 use gdal::{Dataset, DriverManager, Metadata};
 
+use crate::rescale::TILE;
 use crate::stats::BandStats;
 use crate::{Error, OutputKind};
 
@@ -19,19 +20,19 @@ const SKIPPED_DOMAINS: [&str; 5] = [
     "xml:XMP",
 ];
 
-/// Tiles, compression and size options: 256x256 tiles, ZSTD (fast level); UInt16 with the horizontal predictor,
-/// Float32 with none: the floating-point predictor (3) cost 6.4 s vs 4.0 s at 8000^2 for no smaller file (713 vs
-/// 709 MB of [0, 1] values; bench/README figures),
-/// band-interleaved so each band's tiles are written as its strip is done, BigTIFF only when needed, compression on
-/// `threads` threads.
+/// Tiles, compression and size options: 256x256 tiles (`rescale::TILE`), ZSTD (fast level); UInt16 with the
+/// horizontal predictor, Float32 with none: the floating-point predictor (3) cost 6.4 s vs 4.0 s at 8000^2 for no
+/// smaller file (713 vs 709 MB of [0, 1] values; bench/README figures), band-interleaved so that each tile of each
+/// band is one block `write_block` can hand over, BigTIFF only when needed, compression on `threads` threads.
 fn creation_options(
     kind: OutputKind,
     threads: usize,
 ) -> Result<CslStringList, gdal::errors::GdalError> {
     let mut o = CslStringList::new();
     o.set_name_value("TILED", "YES")?;
-    o.set_name_value("BLOCKXSIZE", "256")?;
-    o.set_name_value("BLOCKYSIZE", "256")?;
+    let tile = TILE.to_string();
+    o.set_name_value("BLOCKXSIZE", &tile)?;
+    o.set_name_value("BLOCKYSIZE", &tile)?;
     o.set_name_value("COMPRESS", "ZSTD")?;
     o.set_name_value("ZSTD_LEVEL", "1")?;
     let predictor = match kind {

@@ -322,3 +322,126 @@ fn argument_errors_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// An odd-sized ortho image (not a multiple of the 256-pixel tile; wider than one 2048-column window) and the MS image.
+fn odd_inputs(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (ms, _) = inputs(dir);
+    let ortho = dir.join("odd.tif");
+    write_u16(
+        &ortho,
+        &Spec {
+            size: ODD_SIZE,
+            bands: 4,
+            nodata: Some(0.0),
+            georef: true,
+            value: &ortho_value,
+        },
+    );
+    (ms, ortho)
+}
+
+const ODD_SIZE: (usize, usize) = (2311, 517);
+
+fn normalize_odd(ms: &Path, ortho: &Path, out: &Path, output: &str, threads: &str) {
+    let o = run(&[
+        Path::new("--in_ms"),
+        ms,
+        Path::new("--in_ortho"),
+        ortho,
+        Path::new("--out"),
+        out,
+        Path::new("--output"),
+        Path::new(output),
+        Path::new("--threads"),
+        Path::new(threads),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn pipelined_writer_equals_the_sequential_one_on_an_odd_sized_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ms, ortho) = odd_inputs(dir.path());
+    let (w, h) = ODD_SIZE;
+    for output in ["float32", "uint16"] {
+        let seq = dir.path().join(format!("seq_{output}.tif"));
+        let pip = dir.path().join(format!("pip_{output}.tif"));
+        normalize_odd(&ms, &ortho, &seq, output, "1");
+        normalize_odd(&ms, &ortho, &pip, output, "2");
+        let (seq, pip) = (Dataset::open(&seq).unwrap(), Dataset::open(&pip).unwrap());
+        assert_eq!(pip.raster_size(), ODD_SIZE);
+        assert_eq!(pip.geo_transform().unwrap(), GEOTRANSFORM);
+        for b in 1..=4 {
+            let a = seq.rasterband(b).unwrap();
+            let p = pip.rasterband(b).unwrap();
+            assert_eq!(p.block_size(), (256, 256));
+            let a = a.read_as::<f32>((0, 0), (w, h), (w, h), None).unwrap();
+            let p = p.read_as::<f32>((0, 0), (w, h), (w, h), None).unwrap();
+            let r = range(b);
+            for (i, (x, y)) in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).enumerate() {
+                let (got, seq_got) = (p.data()[i], a.data()[i]);
+                assert_eq!(
+                    got.to_bits(),
+                    seq_got.to_bits(),
+                    "{output} band {b} ({x},{y})"
+                );
+                let want = expected(r, b, x, y);
+                match (output, want) {
+                    ("float32", None) => assert!(got.is_nan(), "band {b} ({x},{y}) = {got}"),
+                    ("float32", Some(want)) => {
+                        assert!(
+                            (got - want).abs() < 1e-6,
+                            "band {b} ({x},{y}): {got} vs {want}"
+                        )
+                    }
+                    (_, None) => assert_eq!(got, 0.0, "band {b} ({x},{y})"),
+                    (_, Some(want)) => {
+                        let want = ((want * 10000.0).round()).max(1.0);
+                        assert!(
+                            (got - want).abs() <= 1.0,
+                            "band {b} ({x},{y}): {got} vs {want}"
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_read_failure_in_the_reader_thread_names_the_ortho_file_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ms, ortho) = odd_inputs(dir.path());
+    // Cut the uncompressed pixels short: the header and first rows read, a later window does not.
+    let len = std::fs::metadata(&ortho).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ortho)
+        .unwrap();
+    file.set_len(len / 2).unwrap();
+    drop(file);
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("cut{threads}.tif"));
+        let o = run(&[
+            Path::new("--in_ms"),
+            &ms,
+            Path::new("--in_ortho"),
+            &ortho,
+            Path::new("--out"),
+            &out,
+            Path::new("--threads"),
+            Path::new(threads),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "threads {threads}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("Expected to read band") && err.contains("odd.tif"),
+            "{err}"
+        );
+        assert!(!out.exists());
+        assert!(!dir
+            .path()
+            .join(format!("cut{threads}.tif.partial"))
+            .exists());
+    }
+}

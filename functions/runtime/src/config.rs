@@ -51,6 +51,9 @@ pub struct Flags {
     /// Log filter (tracing's EnvFilter syntax: `info`, `apsis_faas_local=debug`).
     #[arg(long, env = "APSIS_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Stop (as on SIGTERM) when stdin reaches EOF: the parent that holds it (`apsis dev`) is gone, however it went.
+    #[arg(long, env = "APSIS_STDIN_LIFELINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub stdin_lifeline: bool,
     /// Print the resolved configuration and the functions, then exit.
     #[arg(long)]
     pub print_config: bool,

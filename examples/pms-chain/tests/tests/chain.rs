@@ -7,7 +7,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use apsis_proto::gateway_protocol as pb;
 use serde_json::json;
 use support::{files_under, product, Stack};
 
@@ -138,22 +137,7 @@ async fn a_corrupt_input_ends_in_an_incident_with_otbs_error_and_the_repair_comp
 
         // The operator repairs the input, gives the job retries and resolves the incident.
         pair.regenerate();
-        let mut client = engine.client().await;
-        client
-            .update_job_retries(pb::UpdateJobRetriesRequest {
-                job_key: incident["jobKey"].as_i64().unwrap(),
-                retries: 1,
-                operation_reference: None,
-            })
-            .await
-            .unwrap();
-        client
-            .resolve_incident(pb::ResolveIncidentRequest {
-                incident_key: incident["key"].as_i64().unwrap(),
-                operation_reference: None,
-            })
-            .await
-            .unwrap();
+        engine.retry_and_resolve(&incident).await;
         (to_incident, message)
     };
     let (result, (to_incident, message)) = tokio::join!(

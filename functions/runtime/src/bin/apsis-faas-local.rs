@@ -1,6 +1,7 @@
 //! `apsis-faas-local`: the local function runtime's binary. Reads its configuration (`config` module), logs JSON
 //! lines (each with `function` and `call_id`), serves `/metrics` through the Prometheus recorder it installs, and on
-//! SIGINT or SIGTERM shuts down as `Handle::shutdown` describes; a second signal stops it at once.
+//! SIGINT or SIGTERM shuts down as `Handle::shutdown` describes; a second signal stops it at once. With
+//! `--stdin-lifeline` (`APSIS_STDIN_LIFELINE=1`) stdin reaching EOF shuts it down the same way.
 //!
 //! Exit codes: 0 stopped on a signal, 1 the server failed while running, 2 bad configuration or could not start,
 //! 130/143 a second SIGINT/SIGTERM during shutdown.
@@ -50,10 +51,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(run(options))
+    runtime.block_on(run(options, flags.stdin_lifeline))
 }
 
-async fn run(mut options: apsis_faas_local::Options) -> ExitCode {
+async fn run(mut options: apsis_faas_local::Options, stdin_lifeline: bool) -> ExitCode {
     match install_recorder() {
         Ok(render) => options.metrics = Some(render),
         Err(e) => {
@@ -78,6 +79,7 @@ async fn run(mut options: apsis_faas_local::Options) -> ExitCode {
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
+        () = stdin_closed(stdin_lifeline) => {}
     }
     tokio::select! {
         result = handle.shutdown() => match result {
@@ -90,6 +92,20 @@ async fn run(mut options: apsis_faas_local::Options) -> ExitCode {
         _ = interrupt.recv() => ExitCode::from(130),
         _ = terminate.recv() => ExitCode::from(143),
     }
+}
+
+/// Resolves when stdin reaches EOF, if `enabled`; never otherwise. A thread blocks on the read: tokio's stdin
+/// would keep the runtime from shutting down while it waits.
+async fn stdin_closed(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let (closed, eof) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    let _ = eof.await;
 }
 
 fn install_recorder() -> Result<MetricsRender, metrics_exporter_prometheus::BuildError> {

@@ -109,6 +109,25 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session with a gateway this process started itself (`apsis dev`, `apsis demo`): plaintext, no credentials,
+    /// text output.
+    pub fn local(address: &str) -> Session {
+        Session {
+            address: address.to_owned(),
+            options: ClientOptions {
+                address: address.to_owned(),
+                tls: Some(false),
+                ..ClientOptions::default()
+            },
+            json: false,
+        }
+    }
+
+    /// Whether results and errors are printed as JSON (`--json`).
+    pub fn json_output(&self) -> bool {
+        self.json
+    }
+
     /// Connects now, so that "nothing listens there", "the certificate is not trusted" and "the credentials were
     /// refused" are told apart from a request the gateway refused.
     pub async fn connect(&self) -> Result<Gateway, Error> {
@@ -207,7 +226,7 @@ impl Session {
         };
     }
 
-    fn report(&self, e: &Error) {
+    pub fn report(&self, e: &Error) {
         if self.json {
             let (message, code, gateway) = match e {
                 Error::Input(m) | Error::Credentials(m) => (m.as_str(), None, None),

@@ -13,7 +13,7 @@ use crate::client::Error;
 pub struct ClientArgs {
     /// The Zeebe gateway: http(s)://HOST:PORT, grpc(s)://HOST:PORT or HOST:PORT [default: $APSIS_ADDRESS, else
     /// $ZEEBE_ADDRESS, else $ZEEBE_GRPC_ADDRESS, else http://127.0.0.1:26500].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, visible_alias = "gateway", value_name = "URL")]
     address: Option<String>,
     /// Use TLS whatever the address says [default: TLS for https:// and grpcs://, and for HOST:PORT when the port
     /// is 443 or a CA certificate or OAuth credentials are given].

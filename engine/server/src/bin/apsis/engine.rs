@@ -49,7 +49,7 @@ pub struct EngineArgs {
 }
 
 /// How a run ended badly.
-enum Failure {
+pub enum Failure {
     /// Could not start: the message is for a person.
     Startup(anyhow::Error),
     /// Started, then failed.
@@ -59,27 +59,51 @@ enum Failure {
 }
 
 pub fn run(args: EngineArgs) -> ExitCode {
-    let mut flags = Flags {
-        config: args.config,
-        values: Vec::new(),
-    };
-    let data_dir = args.data_dir.map(|d| d.display().to_string());
-    flags.set("engine.data_dir", "--data-dir", data_dir);
-    flags.set("gateway.address", "--gateway-address", args.gateway_address);
-    flags.set(
-        "monitoring.address",
-        "--monitoring-address",
+    let resolved = match resolve(
+        args.config,
+        args.data_dir,
+        args.gateway_address,
         args.monitoring_address,
-    );
-    let resolved = match Resolved::load(&flags, &config::process_env()) {
+    ) {
         Ok(r) => r,
-        Err(e) => return report(&anyhow::Error::new(e), EXIT_STARTUP),
+        Err(code) => return code,
     };
     if args.print_config {
         print!("{}", resolved.to_toml());
         return ExitCode::SUCCESS;
     }
-    init_tracing(&resolved.config.log);
+    init_tracing(&resolved.config.log, None);
+    block_on(async move {
+        let outcome = serve(resolved.config).await;
+        exit_code(outcome)
+    })
+}
+
+/// The engine's configuration: these flags over `APSIS_*` over the file over the defaults (a failure is reported).
+pub fn resolve(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    gateway_address: Option<String>,
+    monitoring_address: Option<String>,
+) -> Result<Resolved, ExitCode> {
+    let mut flags = Flags {
+        config,
+        values: Vec::new(),
+    };
+    let data_dir = data_dir.map(|d| d.display().to_string());
+    flags.set("engine.data_dir", "--data-dir", data_dir);
+    flags.set("gateway.address", "--gateway-address", gateway_address);
+    flags.set(
+        "monitoring.address",
+        "--monitoring-address",
+        monitoring_address,
+    );
+    Resolved::load(&flags, &config::process_env())
+        .map_err(|e| report(&anyhow::Error::new(e), EXIT_STARTUP))
+}
+
+/// Runs `main` on the multi-threaded runtime the engine's gateway runs on; exit 2 if it cannot start.
+pub fn block_on(main: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("apsis-io")
@@ -94,9 +118,14 @@ pub fn run(args: EngineArgs) -> ExitCode {
             )
         }
     };
-    let outcome = runtime.block_on(serve(resolved.config));
+    let code = runtime.block_on(main);
     // A recovery still replaying on a blocking thread must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+/// The exit code of an engine run, its failure reported.
+pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Startup(e)) => report(&e, EXIT_STARTUP),
@@ -106,7 +135,7 @@ pub fn run(args: EngineArgs) -> ExitCode {
 }
 
 /// A human error on stderr: the message, then each cause. No panic, no backtrace.
-fn report(e: &anyhow::Error, code: u8) -> ExitCode {
+pub fn report(e: &anyhow::Error, code: u8) -> ExitCode {
     eprintln!("apsis: {e}");
     for cause in e.chain().skip(1) {
         eprintln!("  because: {cause}");
@@ -114,15 +143,29 @@ fn report(e: &anyhow::Error, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn init_tracing(log: &config::LogConfig) {
+/// Logs to stderr, or to `file` (a command that uses the terminal for something else).
+pub fn init_tracing(log: &config::LogConfig, file: Option<std::fs::File>) {
     let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&log.level);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match (file, log.format) {
+        (None, format) => {
+            let builder = builder
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal());
+            match format {
+                LogFormat::Text => builder.init(),
+                LogFormat::Json => builder.json().flatten_event(true).init(),
+            }
+        }
+        (Some(file), format) => {
+            let builder = builder
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false);
+            match format {
+                LogFormat::Text => builder.init(),
+                LogFormat::Json => builder.json().flatten_event(true).init(),
+            }
+        }
     }
 }
 
@@ -163,13 +206,14 @@ fn start_error(e: apsis_server::Error, config: &Config) -> anyhow::Error {
     }
 }
 
-struct Signals {
+/// SIGINT and SIGTERM, installed once for the whole process.
+pub struct Signals {
     interrupt: Signal,
     terminate: Signal,
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub fn new() -> std::io::Result<Signals> {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
@@ -177,7 +221,7 @@ impl Signals {
     }
 
     /// The next SIGINT (2) or SIGTERM (15).
-    async fn next(&mut self) -> i32 {
+    pub async fn next(&mut self) -> i32 {
         tokio::select! {
             _ = self.interrupt.recv() => 2,
             _ = self.terminate.recv() => 15,
@@ -198,10 +242,46 @@ async fn engine_stopped(handle: EngineHandle) {
 }
 
 async fn serve(config: Config) -> Result<(), Failure> {
-    let startup = |e: anyhow::Error| Failure::Startup(e);
     let mut signals = Signals::new()
         .context("Expected to install the SIGINT/SIGTERM handlers, but it failed")
-        .map_err(startup)?;
+        .map_err(Failure::Startup)?;
+    let Some(running) = start(config, &mut signals, Hooks::default()).await? else {
+        return Ok(());
+    };
+    let signal = tokio::select! {
+        signal = signals.next() => Some(signal),
+        () = running.stopped() => None,
+    };
+    running.stop(&mut signals, signal).await
+}
+
+/// What another command (`apsis dev`, `apsis demo`) adds to an engine it runs in its own process.
+#[derive(Default)]
+pub struct Hooks {
+    /// Sees every committed batch of records (`EngineOptions::on_records`).
+    pub on_records: Option<apsis_server::RecordsFn>,
+}
+
+/// A started engine: recovered, its gateway serving, ready.
+pub struct Running {
+    engine: Engine,
+    handle: EngineHandle,
+    monitoring: monitoring::MonitoringHandle,
+    stop_gateway: tokio::sync::oneshot::Sender<()>,
+    gateway_task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Where the gateway listens (the bound address: a port 0 in the config is the port chosen).
+    pub gateway_address: String,
+    pub monitoring_address: std::net::SocketAddr,
+}
+
+/// Starts the monitoring endpoint, recovers the engine and starts the gateway. `None`: a signal came during
+/// recovery and nothing is left to stop.
+pub async fn start(
+    config: Config,
+    signals: &mut Signals,
+    hooks: Hooks,
+) -> Result<Option<Running>, Failure> {
+    let startup = |e: anyhow::Error| Failure::Startup(e);
     let prometheus = install_exporter()
         .context("Expected to install the Prometheus exporter, but it failed")
         .map_err(startup)?;
@@ -242,6 +322,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let hub = GatewayHub::new();
     let mut opts = engine_options(&config.engine);
     opts.on_effects = Some(hub.effects_hook());
+    opts.on_records = hooks.on_records;
     let recovery = tokio::task::spawn_blocking(move || Engine::start(opts));
     let (engine, stats) = tokio::select! {
         started = recovery => match started {
@@ -253,7 +334,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
             // Recovery only reads (and cuts a torn tail, which a crash may do as well): nothing to finish.
             info!(signal, "signal during recovery: stopping");
             monitoring.shutdown().await;
-            return Ok(());
+            return Ok(None);
         }
     };
     metrics::recovered(&stats);
@@ -324,42 +405,67 @@ async fn serve(config: Config) -> Result<(), Failure> {
         data_dir = %config.engine.data_dir.display(),
         "apsis engine ready"
     );
-    let signal = tokio::select! {
-        signal = signals.next() => Some(signal),
-        () = engine_stopped(handle) => None,
-    };
-    monitoring.stopping();
-    match signal {
-        Some(signal) => info!(signal, "stopping: finishing the queued commands"),
-        None => error!("the engine stopped on a fault; stopping"),
+    Ok(Some(Running {
+        engine,
+        handle,
+        monitoring_address: monitoring.local_addr(),
+        monitoring,
+        stop_gateway,
+        gateway_task,
+        gateway_address,
+    }))
+}
+
+impl Running {
+    /// Returns once the runtime thread has stopped on its own (fail-stop after a failed commit).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + use<> {
+        engine_stopped(self.handle.clone())
     }
-    // Stop accepting before the engine drains, so no command arrives after its last batch. Open job streams and long
-    // polls never end on their own: give in-flight unary calls a moment, then drop the rest.
-    let _ = stop_gateway.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(2), gateway_task).await;
-    let shutdown = tokio::task::spawn_blocking(move || engine.shutdown());
-    let stopped = tokio::select! {
-        stopped = shutdown => stopped,
-        signal = signals.next() => {
-            warn!(signal, "second signal: exiting at once without finishing the queued commands");
-            return Err(Failure::Interrupted(signal));
+
+    /// Stops on `signal` (or on a fault when `None`): not ready -> stop accepting -> finish the queued commands,
+    /// commit, snapshot. A second signal meanwhile exits at once.
+    pub async fn stop(self, signals: &mut Signals, signal: Option<i32>) -> Result<(), Failure> {
+        let Running {
+            engine,
+            monitoring,
+            stop_gateway,
+            gateway_task,
+            ..
+        } = self;
+        monitoring.stopping();
+        match signal {
+            Some(signal) => info!(signal, "stopping: finishing the queued commands"),
+            None => error!("the engine stopped on a fault; stopping"),
         }
-    };
-    monitoring.shutdown().await;
-    match stopped {
-        Ok(Ok(())) if signal.is_some() => {
-            info!("stopped");
-            Ok(())
+        // Stop accepting before the engine drains, so no command arrives after its last batch. Open job streams and
+        // long polls never end on their own: give in-flight unary calls a moment, then drop the rest.
+        let _ = stop_gateway.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(2), gateway_task).await;
+        let shutdown = tokio::task::spawn_blocking(move || engine.shutdown());
+        let stopped = tokio::select! {
+            stopped = shutdown => stopped,
+            signal = signals.next() => {
+                warn!(signal, "second signal: exiting at once without finishing the queued commands");
+                return Err(Failure::Interrupted(signal));
+            }
+        };
+        monitoring.shutdown().await;
+        match stopped {
+            Ok(Ok(())) if signal.is_some() => {
+                info!("stopped");
+                Ok(())
+            }
+            Ok(Ok(())) => Err(Failure::Failed(anyhow::anyhow!(
+                "Expected the engine to run until stopped, but its runtime thread ended"
+            ))),
+            Ok(Err(e)) => Err(Failure::Failed(
+                anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it failed"),
+            )),
+            Err(e) => Err(Failure::Failed(
+                anyhow::Error::new(e)
+                    .context("Expected the engine to stop cleanly, but it panicked"),
+            )),
         }
-        Ok(Ok(())) => Err(Failure::Failed(anyhow::anyhow!(
-            "Expected the engine to run until stopped, but its runtime thread ended"
-        ))),
-        Ok(Err(e)) => Err(Failure::Failed(
-            anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it failed"),
-        )),
-        Err(e) => Err(Failure::Failed(
-            anyhow::Error::new(e).context("Expected the engine to stop cleanly, but it panicked"),
-        )),
     }
 }
 

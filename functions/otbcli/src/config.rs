@@ -19,7 +19,6 @@ pub const DEFAULT_OTB_BIN_DIR: &str = "/usr/bin";
 /// Every variable this module reads besides the ones every function reads (`apsis_function_kit::settings`).
 pub const VARIABLES: &[&str] = &[
     "APSIS_OTB_BIN_DIR",
-    "APSIS_GDALINFO",
     "APSIS_GDAL_CACHEMAX_MB",
     "APSIS_OTB_RAM_MB",
     "APSIS_OTB_TIMEOUT_SECONDS",
@@ -37,8 +36,6 @@ pub struct Options {
     pub data_roots: DataRoots,
     /// Where `otbcli_<App>` launchers are looked up (never PATH).
     pub otb_bin_dir: PathBuf,
-    /// The `gdalinfo` program used to check outputs.
-    pub gdalinfo: PathBuf,
     /// `GDAL_CACHEMAX` of the applications, in MB: GDAL's block cache, on top of OTB's RAM setting.
     pub gdal_cachemax_mb: u64,
     /// `OTB_MAX_RAM_HINT`, and the `-ram` / `-opt.ram` added when the caller sets none, in MB.
@@ -82,8 +79,6 @@ impl Options {
                 origin,
             });
         }
-        let gdalinfo = var("APSIS_GDALINFO")
-            .map_or_else(|| PathBuf::from("gdalinfo"), |(v, _)| PathBuf::from(v));
 
         let number = |name: &'static str, default: u64| {
             number(
@@ -110,7 +105,6 @@ impl Options {
             common,
             data_roots,
             otb_bin_dir: bin_dir,
-            gdalinfo,
             gdal_cachemax_mb,
             otb_ram_mb,
             timeout,
@@ -129,12 +123,17 @@ impl Options {
                 .join(", ")
         };
         format!(
-            "{}data_roots = [{}]\notb_bin_dir = {:?}\ngdalinfo = {:?}\ngdal_cachemax_mb = {}\notb_ram_mb = {}\n\
+            "{}data_roots = [{}]\notb_bin_dir = {:?}\ngdal_cachemax_mb = {}\notb_ram_mb = {}\n\
              timeout_seconds = {}\nallowed_vsi = [{}]\nmax_concurrent = {}\n",
             self.common.to_display(),
-            list(self.data_roots.roots().iter().map(|p| p.display().to_string()).collect()),
+            list(
+                self.data_roots
+                    .roots()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect()
+            ),
             self.otb_bin_dir.display().to_string(),
-            self.gdalinfo.display().to_string(),
             self.gdal_cachemax_mb,
             self.otb_ram_mb,
             self.timeout.as_secs(),

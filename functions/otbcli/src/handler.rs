@@ -85,7 +85,7 @@ pub(crate) async fn handle(
         }
         let mut outputs = Vec::new();
         for output in &plan.outputs {
-            match crate::gdal::check(&shared.gdalinfo, output).await {
+            match crate::gdal::check(output).await {
                 Ok(info) => outputs.push(info),
                 Err(reason) => {
                     let failure = Failure {

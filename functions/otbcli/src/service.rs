@@ -24,7 +24,6 @@ pub type Handle = Server;
 pub(crate) struct Shared {
     pub(crate) confinement: Arc<Confinement>,
     pub(crate) bin_dir: Arc<PathBuf>,
-    pub(crate) gdalinfo: Arc<PathBuf>,
     pub(crate) run: Settings,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) help: Arc<HelpCache>,
@@ -44,7 +43,6 @@ impl Service {
                 allowed_vsi: options.allowed_vsi.clone(),
             }),
             bin_dir: Arc::new(options.otb_bin_dir.clone()),
-            gdalinfo: Arc::new(options.gdalinfo.clone()),
             run: Settings {
                 workdir: options.data_roots.workdir().to_owned(),
                 gdal_cachemax_mb: options.gdal_cachemax_mb,

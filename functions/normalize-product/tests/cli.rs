@@ -53,14 +53,7 @@ fn float32_output_is_rescaled_with_nan_nodata_and_keeps_georeferencing() {
     let dir = tempfile::tempdir().unwrap();
     let (ms, ortho) = inputs(dir.path());
     let out = dir.path().join("out.tif");
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &ortho,
-        Path::new("--out"),
-        &out,
-    ]);
+    let o = normalize(&ms, &ortho, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let bands = report["bands"].as_array().unwrap();
@@ -124,16 +117,7 @@ fn uint16_output_is_scaled_by_10000_with_nodata_0() {
     let dir = tempfile::tempdir().unwrap();
     let (ms, ortho) = inputs(dir.path());
     let out = dir.path().join("out16.tif");
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &ortho,
-        Path::new("--out"),
-        &out,
-        Path::new("--output"),
-        Path::new("uint16"),
-    ]);
+    let o = normalize(&ms, &ortho, &out, &["--output", "uint16"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let ds = Dataset::open(&out).unwrap();
     let band = ds.rasterband(3).unwrap();
@@ -172,14 +156,7 @@ fn band_count_mismatch_names_both_files() {
         },
     );
     let out = dir.path().join("out.tif");
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &ortho3,
-        Path::new("--out"),
-        &out,
-    ]);
+    let o = normalize(&ms, &ortho3, &out, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Expected the ortho image"), "{err}");
@@ -206,14 +183,7 @@ fn ortho_without_georeferencing_is_refused() {
             value: &ortho_value,
         },
     );
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &plain,
-        Path::new("--out"),
-        &dir.path().join("o.tif"),
-    ]);
+    let o = normalize(&ms, &plain, &dir.path().join("o.tif"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("plain.tif to be georeferenced"), "{err}");
@@ -235,14 +205,7 @@ fn ms_band_without_valid_pixel_is_named() {
             value: &value,
         },
     );
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &ortho,
-        Path::new("--out"),
-        &dir.path().join("o.tif"),
-    ]);
+    let o = normalize(&ms, &ortho, &dir.path().join("o.tif"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -256,14 +219,7 @@ fn unreadable_input_and_unwritable_output_exit_1_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (ms, ortho) = inputs(dir.path());
     let missing = dir.path().join("missing.tif");
-    let o = run(&[
-        Path::new("--in_ms"),
-        &missing,
-        Path::new("--in_ortho"),
-        &ortho,
-        Path::new("--out"),
-        &dir.path().join("o.tif"),
-    ]);
+    let o = normalize(&missing, &ortho, &dir.path().join("o.tif"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -273,14 +229,7 @@ fn unreadable_input_and_unwritable_output_exit_1_naming_the_file() {
 
     let garbage = dir.path().join("garbage.tif");
     std::fs::write(&garbage, b"not a tiff").unwrap();
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &garbage,
-        Path::new("--out"),
-        &dir.path().join("o.tif"),
-    ]);
+    let o = normalize(&ms, &garbage, &dir.path().join("o.tif"), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -289,14 +238,7 @@ fn unreadable_input_and_unwritable_output_exit_1_naming_the_file() {
     );
 
     let out = dir.path().join("no-such-dir").join("o.tif");
-    let o = run(&[
-        Path::new("--in_ms"),
-        &ms,
-        Path::new("--in_ortho"),
-        &ortho,
-        Path::new("--out"),
-        &out,
-    ]);
+    let o = normalize(&ms, &ortho, &out, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -310,16 +252,12 @@ fn argument_errors_exit_2() {
     let o = run(&[Path::new("--in_ms"), Path::new("a.tif")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--in_ortho"));
-    let o = run(&[
-        Path::new("--in_ms"),
+    let o = normalize(
         Path::new("a"),
-        Path::new("--in_ortho"),
         Path::new("b"),
-        Path::new("--out"),
         Path::new("c"),
-        Path::new("--output"),
-        Path::new("int8"),
-    ]);
+        &["--output", "int8"],
+    );
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -340,21 +278,24 @@ fn odd_inputs(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (ms, ortho)
 }
 
-const ODD_SIZE: (usize, usize) = (2311, 517);
-
-fn normalize_odd(ms: &Path, ortho: &Path, out: &Path, output: &str, threads: &str) {
-    let o = run(&[
+/// Runs `normalize-product --in_ms MS --in_ortho ORTHO --out OUT` followed by `extra`.
+fn normalize(ms: &Path, ortho: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         Path::new("--in_ms"),
         ms,
         Path::new("--in_ortho"),
         ortho,
         Path::new("--out"),
         out,
-        Path::new("--output"),
-        Path::new(output),
-        Path::new("--threads"),
-        Path::new(threads),
-    ]);
+    ];
+    args.extend(extra.iter().map(Path::new));
+    run(&args)
+}
+
+const ODD_SIZE: (usize, usize) = (2311, 517);
+
+fn normalize_odd(ms: &Path, ortho: &Path, out: &Path, output: &str, threads: &str) {
+    let o = normalize(ms, ortho, out, &["--output", output, "--threads", threads]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -422,16 +363,7 @@ fn a_read_failure_in_the_reader_thread_names_the_ortho_file_and_leaves_no_output
     drop(file);
     for threads in ["1", "2"] {
         let out = dir.path().join(format!("cut{threads}.tif"));
-        let o = run(&[
-            Path::new("--in_ms"),
-            &ms,
-            Path::new("--in_ortho"),
-            &ortho,
-            Path::new("--out"),
-            &out,
-            Path::new("--threads"),
-            Path::new(threads),
-        ]);
+        let o = normalize(&ms, &ortho, &out, &["--threads", threads]);
         assert_eq!(o.status.code(), Some(1), "threads {threads}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(

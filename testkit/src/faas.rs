@@ -119,3 +119,20 @@ fn spawn_logged(command: &mut Command) -> (ChildGuard, Logs) {
     let logs = Logs::capture(child.child().stderr.take().expect("piped"));
     (child, logs)
 }
+
+/// The end of a test worker's configuration file: `[gateway]` on the engine under test (`engine.gateway_url()`)
+/// and `[retry]` with short backoffs, so a test waits milliseconds, not the production seconds, between attempts.
+pub fn worker_test_sections(engine_gateway_url: &str) -> String {
+    format!(
+        r#"
+[gateway]
+address = "{engine_gateway_url}"
+
+[retry]
+attempts = 3
+initial_backoff_ms = 100
+max_backoff_ms = 500
+job_retry_backoff_ms = 100
+"#
+    )
+}

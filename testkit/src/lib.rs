@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use binary::binary;
 pub use engine::{EngineOpts, EngineProcess};
-pub use faas::{FaasLocal, WorkerProcess};
+pub use faas::{worker_test_sections, FaasLocal, WorkerProcess};
 pub use gateway::wait;
 pub use graph::{cargo_metadata_graph, scan_sources, Graph, Package};
 pub use http::http_get;

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use apsis_testkit::{binary, free_port, EngineOpts, EngineProcess, FaasLocal, WorkerProcess};
+use apsis_testkit::{
+    binary, free_port, worker_test_sections, EngineOpts, EngineProcess, FaasLocal, WorkerProcess,
+};
 use serde_json::Value;
 
 pub use apsis_testkit::wait;
@@ -126,18 +128,9 @@ callback_url = "http://{proxy_addr}/callback"
 listen_address = "127.0.0.1:{monitor}"
 max_jobs_in_flight = 8
 shutdown_grace_ms = 1000
-
-[gateway]
-address = "{engine}"
-
-[retry]
-attempts = 3
-initial_backoff_ms = 100
-max_backoff_ms = 500
-job_retry_backoff_ms = 100
-"#,
+{sections}"#,
                 monitor = free_port(),
-                engine = engine.gateway_url(),
+                sections = worker_test_sections(&engine.gateway_url()),
             ),
         )
         .unwrap();

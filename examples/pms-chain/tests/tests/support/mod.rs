@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use apsis_testkit::{binary, Captured, EngineOpts, EngineProcess, FaasLocal, Ran, WorkerProcess};
+use apsis_testkit::{
+    binary, worker_test_sections, Captured, EngineOpts, EngineProcess, FaasLocal, Ran,
+    WorkerProcess,
+};
 use serde_json::{json, Value};
 
 /// 32 bytes or more: the shortest key the worker and callback-ack accept.
@@ -84,18 +87,9 @@ local_url = "{runtime}"
 callback_url = "{runtime}/function/callback-ack"
 listen_address = "127.0.0.1:0"
 shutdown_grace_ms = 1000
-
-[gateway]
-address = "{engine}"
-
-[retry]
-attempts = 3
-initial_backoff_ms = 100
-max_backoff_ms = 500
-job_retry_backoff_ms = 100
-"#,
+{sections}"#,
                 runtime = runtime.url(),
-                engine = engine.gateway_url(),
+                sections = worker_test_sections(&engine.gateway_url()),
             ),
         )
         .unwrap();
